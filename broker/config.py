@@ -1,0 +1,110 @@
+"""Settings: a frozen dataclass with defaults, overlaid from `CB_*` environment variables.
+
+Unknown `CB_` keys are refused (a typo must not silently fall back to a default) and every
+error names the key. A secret may come from a file: `CB_SECRET_FILE=/run/secrets/cb`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+PREFIX = "CB_"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # base of customer links; default http://host:port
+    data_dir: Path = Path("data")
+    secret: str = field(default="", repr=False)  # generated into data_dir when empty
+    issuer: str = "counselling-broker"
+    log_level: str = "INFO"
+    # sessions
+    grace_seconds: float = 30.0
+    no_show_after_seconds: float = 900.0
+    link_valid_hours_after_start: float = 4.0
+    staff_token_hours: float = 12.0
+    hotline_number: str = "+49 800 0000000"
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    # transport limits
+    allowed_origins: tuple[str, ...] = ()  # besides public_url
+    max_packet_bytes: int = 1_048_576  # one socket.io packet; fields have far lower limits
+    events_per_second: float = 30.0
+    event_burst: int = 120
+    ping_interval: float = 10.0
+    ping_timeout: float = 10.0
+    load_push_interval: float = 1.0
+    heartbeat_seconds: float = 10.0  # bounds how much of an interrupted call goes unrecorded
+    # contact log
+    sqlite_synchronous: str = "NORMAL"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _convert(key: str, raw: str, kind: Any) -> Any:
+    origin = get_origin(kind)
+    try:
+        if kind is bool:
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes"}
+        if kind in (int, float, str):
+            return kind(raw)
+        if kind is Path:
+            return Path(raw)
+        if origin is tuple:
+            value = json.loads(raw) if raw.strip().startswith("[") else raw.split(",")
+            if not isinstance(value, list):
+                raise ValueError("expected a list")
+            inner = get_args(kind)[0]
+            if inner is str:
+                return tuple(str(v).strip() for v in value if str(v).strip())
+            if not all(isinstance(v, dict) for v in value):
+                raise ValueError("expected a JSON list of objects")
+            return tuple(value)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{PREFIX}{key.upper()}: cannot read {raw!r} ({exc})") from None
+    if origin in (Union, types.UnionType):
+        raise ConfigError(f"{PREFIX}{key.upper()}: unsupported type")
+    raise ConfigError(f"{PREFIX}{key.upper()}: unsupported type {kind!r}")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    env = os.environ if environ is None else environ
+    hints = get_type_hints(Settings)
+    names = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, raw in env.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX):].lower()
+        if name == "secret_file":
+            try:
+                values["secret"] = Path(raw).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{key}: cannot read {raw}: {exc.strerror}") from None
+            continue
+        if name not in names:
+            raise ConfigError(f"{key}: unknown setting")
+        values[name] = _convert(name, raw, hints[name])
+    values.update(overrides)
+    settings = Settings(**values)
+    if settings.sqlite_synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
+        raise ConfigError(f"{PREFIX}SQLITE_SYNCHRONOUS: must be NORMAL, FULL or EXTRA")
+    if settings.grace_seconds <= 0 or settings.events_per_second <= 0:
+        raise ConfigError(f"{PREFIX}GRACE_SECONDS and {PREFIX}EVENTS_PER_SECOND must be > 0")
+    return settings

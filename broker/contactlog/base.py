@@ -1,0 +1,49 @@
+"""What the contact log promises, whatever database is underneath.
+
+- `append` writes a session's inputs ahead, as they happen, so a crash loses nothing;
+  `(session_id, seq)` is unique, so the same step can never be written twice.
+- `close` writes the contact record once: a second close of the same session is a no-op
+  that returns False. It also drops the session's write-ahead events (data minimisation).
+- `unfinished` returns the event streams of sessions that have no record yet, for recovery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from broker.record import ContactRecord
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    seq: int
+    at: float
+    data: dict[str, Any]
+
+
+class ContactLog(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any]) -> None:
+        ...
+
+    async def close_session(self, record: ContactRecord) -> bool: ...
+
+    async def unfinished(self) -> dict[str, list[LoggedEvent]]: ...
+
+    async def heartbeat(self, node: str, at: float) -> None:
+        """Mark this node alive at `at`: recovery closes interrupted sessions no earlier."""
+
+    async def last_heartbeat(self) -> float | None: ...
+
+    async def is_closed(self, session_id: str) -> bool: ...
+
+    async def contact(self, session_id: str) -> dict[str, Any] | None: ...
+
+    async def contacts(
+        self, since: float, until: float, teams: frozenset[str] | None = None,
+        counsellor: str | None = None,
+    ) -> list[dict[str, Any]]: ...

@@ -1,0 +1,244 @@
+"""The contact log on SQLite: the embedded default.
+
+All database work runs on one dedicated thread (sqlite3 connections are not shared across
+threads), so the event loop never blocks on disk. WAL journal with `synchronous=NORMAL`
+survives a killed process (what the crash test does); `synchronous=FULL` can be set for
+power-loss durability at a cost per write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from broker.contactlog.base import LoggedEvent
+from broker.errors import Conflict
+from broker.record import ContactRecord
+
+T = TypeVar("T")
+
+# Each entry moves the schema one version up; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE session_events (
+        session_id TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        at         REAL NOT NULL,
+        data       TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    CREATE TABLE contacts (
+        session_id         TEXT PRIMARY KEY,
+        team               TEXT NOT NULL,
+        counsellor         TEXT NOT NULL,
+        customer_ref       TEXT NOT NULL,
+        kind               TEXT NOT NULL,
+        state              TEXT NOT NULL,
+        planned_channel    TEXT NOT NULL,
+        planned_start      REAL NOT NULL,
+        created_at         REAL NOT NULL,
+        joined_at          REAL,
+        admitted_at        REAL,
+        media_connected_at REAL,
+        ended_at           REAL NOT NULL,
+        end_reason         TEXT NOT NULL,
+        video_seconds      REAL NOT NULL,
+        audio_seconds      REAL NOT NULL,
+        phone_seconds      REAL NOT NULL,
+        waiting_seconds    REAL,
+        setup_seconds      REAL,
+        fallback_used      INTEGER NOT NULL,
+        segments           TEXT NOT NULL
+    );
+    CREATE INDEX contacts_by_team_end ON contacts (team, ended_at);
+    CREATE INDEX contacts_by_counsellor_end ON contacts (counsellor, ended_at);
+    CREATE TABLE heartbeat (
+        node TEXT PRIMARY KEY,
+        at   REAL NOT NULL
+    );
+    """,
+)
+
+_CONTACT_COLUMNS = (
+    "session_id", "team", "counsellor", "customer_ref", "kind", "state", "planned_channel",
+    "planned_start", "created_at", "joined_at", "admitted_at", "media_connected_at",
+    "ended_at", "end_reason", "video_seconds", "audio_seconds", "phone_seconds",
+    "waiting_seconds", "setup_seconds", "fallback_used", "segments",
+)
+
+
+def _contact_row(r: ContactRecord) -> tuple[Any, ...]:
+    d = r.to_dict()
+    return (
+        d["session_id"], d["team"], d["counsellor"], d["customer_ref"], d["kind"], d["state"],
+        d["planned_channel"], d["planned_start"], d["created_at"], d["joined_at"],
+        d["admitted_at"], d["media_connected_at"], d["ended_at"], d["end_reason"],
+        d["seconds"]["video"], d["seconds"]["audio"], d["seconds"]["phone"],
+        d["waiting_seconds"], d["setup_seconds"], int(d["fallback_used"]),
+        json.dumps(d["segments"]),
+    )
+
+
+def _contact_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["segments"] = json.loads(d["segments"])
+    d["fallback_used"] = bool(d["fallback_used"])
+    d["seconds"] = {c: d.pop(f"{c}_seconds") for c in ("video", "audio", "phone")}
+    return d
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring the schema up to date; returns the version it is at."""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    version = 0 if row is None else int(row[0])
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"database schema {version} is newer than this broker knows")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        with db:
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        version = number
+    return version
+
+
+class SqliteContactLog:
+    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contactlog")
+        self._db: sqlite3.Connection | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            assert self._db is not None, "contact log is not open"
+            return fn(self._db)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    async def open(self) -> None:
+        def connect() -> None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.isolation_level = "DEFERRED"
+            migrate(db)
+            self._db = db
+
+        await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+
+    async def close(self) -> None:
+        def shut() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        await asyncio.get_running_loop().run_in_executor(self._pool, shut)
+        self._pool.shutdown(wait=True)
+
+    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any]) -> None:
+        text = json.dumps(data, separators=(",", ":"))
+
+        def write(db: sqlite3.Connection) -> None:
+            try:
+                with db:
+                    db.execute(
+                        "INSERT INTO session_events (session_id, seq, at, data) VALUES (?,?,?,?)",
+                        (session_id, seq, at, text),
+                    )
+            except sqlite3.IntegrityError:
+                raise Conflict(f"step {seq} of session {session_id} is logged already") from None
+
+        await self._run(write)
+
+    async def close_session(self, record: ContactRecord) -> bool:
+        row = _contact_row(record)
+        marks = ",".join("?" * len(_CONTACT_COLUMNS))
+
+        def write(db: sqlite3.Connection) -> bool:
+            with db:
+                cur = db.execute(
+                    f"INSERT INTO contacts ({','.join(_CONTACT_COLUMNS)}) VALUES ({marks}) "  # noqa: S608
+                    "ON CONFLICT (session_id) DO NOTHING",
+                    row,
+                )
+                db.execute("DELETE FROM session_events WHERE session_id = ?", (record.session_id,))
+                return cur.rowcount == 1
+
+        return await self._run(write)
+
+    async def unfinished(self) -> dict[str, list[LoggedEvent]]:
+        def read(db: sqlite3.Connection) -> dict[str, list[LoggedEvent]]:
+            out: dict[str, list[LoggedEvent]] = {}
+            rows = db.execute(
+                "SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
+                "WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.session_id = e.session_id) "
+                "ORDER BY e.session_id, e.seq"
+            )
+            for sid, seq, at, data in rows:
+                out.setdefault(sid, []).append(LoggedEvent(seq, at, json.loads(data)))
+            return out
+
+        return await self._run(read)
+
+    async def heartbeat(self, node: str, at: float) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute(
+                    "INSERT INTO heartbeat (node, at) VALUES (?, ?) "
+                    "ON CONFLICT (node) DO UPDATE SET at = excluded.at",
+                    (node, at),
+                )
+
+        await self._run(write)
+
+    async def last_heartbeat(self) -> float | None:
+        def read(db: sqlite3.Connection) -> float | None:
+            row = db.execute("SELECT MAX(at) FROM heartbeat").fetchone()
+            return None if row is None or row[0] is None else float(row[0])
+
+        return await self._run(read)
+
+    async def is_closed(self, session_id: str) -> bool:
+        def read(db: sqlite3.Connection) -> bool:
+            q = "SELECT 1 FROM contacts WHERE session_id = ?"
+            return db.execute(q, (session_id,)).fetchone() is not None
+
+        return await self._run(read)
+
+    async def contact(self, session_id: str) -> dict[str, Any] | None:
+        def read(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute("SELECT * FROM contacts WHERE session_id = ?", (session_id,))
+            found = row.fetchone()
+            return None if found is None else _contact_dict(found)
+
+        return await self._run(read)
+
+    async def contacts(
+        self, since: float, until: float, teams: frozenset[str] | None = None,
+        counsellor: str | None = None,
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM contacts WHERE ended_at >= ? AND ended_at < ?"
+        args: list[Any] = [since, until]
+        if teams is not None:
+            sql += f" AND team IN ({','.join('?' * len(teams))})"
+            args += sorted(teams)
+        if counsellor is not None:
+            sql += " AND counsellor = ?"
+            args.append(counsellor)
+        sql += " ORDER BY ended_at"
+
+        def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [_contact_dict(r) for r in db.execute(sql, args)]
+
+        return await self._run(read)

@@ -1,0 +1,162 @@
+"""Staff and customer tokens (pyjwt), access codes and device secrets.
+
+Token rules: one algorithm (HS256) pinned; `exp`, `iat`, `iss`, `aud` and `sub` required;
+the audience names the token type, so a customer token can never pass as a staff token or
+the reverse. Access codes and device secrets are kept only as keyed hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from broker.errors import AccessDenied, ErrorCode
+from broker.types import Role, SessionId, StaffId, TeamId
+
+ALGORITHM = "HS256"
+STAFF_AUDIENCE = "counselling-broker/staff"
+CUSTOMER_AUDIENCE = "counselling-broker/customer"
+ACCESS_CODE_DIGITS = 9
+STAFF_ROLES = frozenset({Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class StaffPrincipal:
+    staff_id: StaffId
+    roles: frozenset[Role]
+    teams: frozenset[TeamId]
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles or Role.ADMIN in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPrincipal:
+    session_id: SessionId
+    token_id: str
+
+
+class TokenIssuer:
+    """Signs and checks tokens with one secret; pure computation, the caller gives the time."""
+
+    def __init__(self, secret: bytes, issuer: str) -> None:
+        if len(secret) < 32:
+            raise ValueError("the signing secret must be at least 32 bytes")
+        self._secret = secret
+        self._issuer = issuer
+
+    # -------------------------------------------------------------- issuing
+
+    def staff_token(
+        self,
+        staff_id: StaffId,
+        roles: frozenset[Role],
+        teams: frozenset[TeamId],
+        now: float,
+        ttl: float,
+    ) -> str:
+        unknown = roles - STAFF_ROLES
+        if not roles or unknown:
+            raise ValueError(f"staff roles must be among {sorted(STAFF_ROLES)}")
+        claims = {
+            "iss": self._issuer,
+            "aud": STAFF_AUDIENCE,
+            "sub": staff_id,
+            "roles": sorted(roles),
+            "teams": sorted(teams),
+            "iat": int(now),
+            "exp": int(now + ttl),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def customer_token(self, session_id: SessionId, now: float, expires_at: float) -> str:
+        claims = {
+            "iss": self._issuer,
+            "aud": CUSTOMER_AUDIENCE,
+            "sub": session_id,
+            "iat": int(now),
+            "exp": int(expires_at),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    # -------------------------------------------------------------- checking
+
+    def _decode(self, token: object, audience: str, now: float) -> dict[str, object]:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a token is required")
+        try:
+            claims: dict[str, object] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                issuer=self._issuer,
+                leeway=0,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_iat": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AccessDenied(ErrorCode.TOKEN_EXPIRED, "the token has expired") from None
+        except jwt.PyJWTError:
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid") from None
+        exp = claims["exp"]
+        if not isinstance(exp, int | float) or exp <= now:
+            # pyjwt checks against the wall clock; the caller's `now` is the one that counts
+            raise AccessDenied(ErrorCode.TOKEN_EXPIRED, "the token has expired")
+        return claims
+
+    def check_staff(self, token: object, now: float) -> StaffPrincipal:
+        claims = self._decode(token, STAFF_AUDIENCE, now)
+        roles, teams = claims.get("roles"), claims.get("teams")
+        if not isinstance(roles, list) or not isinstance(teams, list):
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token has no roles")
+        try:
+            role_set = frozenset(Role(r) for r in roles) & STAFF_ROLES
+        except ValueError:
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token has an unknown role") from None
+        if not role_set:
+            raise AccessDenied(ErrorCode.FORBIDDEN, "the token has no staff role")
+        return StaffPrincipal(
+            StaffId(str(claims["sub"])), role_set, frozenset(TeamId(str(t)) for t in teams)
+        )
+
+    def check_customer(self, token: object, now: float) -> CustomerPrincipal:
+        claims = self._decode(token, CUSTOMER_AUDIENCE, now)
+        return CustomerPrincipal(SessionId(str(claims["sub"])), str(claims.get("jti", "")))
+
+    # -------------------------------------------------------------- secrets
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """A stable, keyed digest: stores can index codes and secrets without holding them."""
+        mac = hmac.new(self._secret, f"{purpose}\0{value}".encode(), hashlib.sha256)
+        return mac.hexdigest()
+
+
+def derive_access_code(issuer: TokenIssuer, session_id: SessionId, nonce: int) -> str:
+    """The session's access code, recomputed from the secret: no store or log holds it."""
+    digest = issuer.keyed_hash("access-code", f"{session_id}:{nonce}")
+    return f"{int(digest, 16) % 10**ACCESS_CODE_DIGITS:0{ACCESS_CODE_DIGITS}d}"
+
+
+def new_session_id() -> SessionId:
+    return SessionId(secrets.token_urlsafe(16))
+
+
+def normalise_access_code(raw: object) -> str | None:
+    """Accept what people type ("123 456 789", "123-456-789"); None if it cannot be a code."""
+    if not isinstance(raw, str) or len(raw) > 32:
+        return None
+    digits = "".join(ch for ch in raw if not ch.isspace() and ch not in "-./")
+    if len(digits) != ACCESS_CODE_DIGITS or not digits.isascii() or not digits.isdigit():
+        return None
+    return digits
+
+
+def new_device_secret() -> str:
+    return secrets.token_urlsafe(24)

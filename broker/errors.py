@@ -1,0 +1,103 @@
+"""The one error family clients ever see: a stable code they can act on, and a message.
+
+Codes are part of the protocol (docs/protocol.md); messages are English and for people
+debugging, the pages translate by code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # input
+    BAD_REQUEST = "bad_request"
+    UNKNOWN_EVENT = "unknown_event"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    RATE_LIMITED = "rate_limited"
+    # access
+    UNAUTHENTICATED = "unauthenticated"
+    TOKEN_EXPIRED = "token_expired"
+    FORBIDDEN = "forbidden"
+    LINK_IN_USE = "link_in_use"
+    INVALID_CODE = "invalid_code"
+    # domain
+    NOT_FOUND = "not_found"
+    NOT_ADMITTED = "not_admitted"
+    INVALID_TRANSITION = "invalid_transition"
+    SESSION_ENDED = "session_ended"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    CONFLICT = "conflict"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+_HTTP_STATUS = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNKNOWN_EVENT: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_VERSION: 400,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.LINK_IN_USE: 409,
+    ErrorCode.INVALID_CODE: 404,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.NOT_ADMITTED: 403,
+    ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.SESSION_ENDED: 410,
+    ErrorCode.CHANNEL_NOT_ALLOWED: 409,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+class BrokerError(Exception):
+    """Anything refused. Carries a code a client can act on."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def http_status(self) -> int:
+        return _HTTP_STATUS[self.code]
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": str(self.code), "message": self.message}
+
+
+class InvalidTransition(BrokerError):
+    """An event that the session's current state does not accept; names both."""
+
+    def __init__(self, state: str, event: str) -> None:
+        super().__init__(
+            ErrorCode.INVALID_TRANSITION, f'Cannot handle "{event}" in session state "{state}"'
+        )
+        self.state = state
+        self.event = event
+
+
+class AccessDenied(BrokerError, PermissionError):
+    pass
+
+
+class NotFound(BrokerError, LookupError):
+    def __init__(self, what: str) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, f"{what} not found")
+
+
+class BadInput(BrokerError, ValueError):
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.BAD_REQUEST) -> None:
+        super().__init__(code, message)
+
+
+class Conflict(BrokerError):
+    """Lost a race with another actor on the same session; the caller may retry."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.CONFLICT, message)

@@ -1,0 +1,44 @@
+"""What every namespace needs: the service, the settings, the socket.io server, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from broker.config import Settings
+from broker.credentials import CustomerPrincipal, StaffPrincipal
+from broker.service import SessionService
+from broker.types import Role, SessionId
+from signaling.ratelimit import TokenBucket
+
+
+@dataclass
+class Conn:
+    """One socket's identity, fixed at connect."""
+
+    role: Role
+    bucket: TokenBucket
+    staff: StaffPrincipal | None = None
+    customer: CustomerPrincipal | None = None
+
+    @property
+    def session_id(self) -> SessionId:
+        assert self.customer is not None
+        return self.customer.session_id
+
+
+@dataclass
+class Context:
+    service: SessionService
+    settings: Settings
+    sio: socketio.AsyncServer
+    # the socket currently speaking for each session's customer (a newer one replaces it)
+    customer_sid: dict[SessionId, str] = field(default_factory=dict)
+
+    def bucket(self) -> TokenBucket:
+        return TokenBucket(self.settings.events_per_second, self.settings.event_burst)
+
+    def ice_servers(self) -> list[dict[str, Any]]:
+        return [dict(s) for s in self.settings.ice_servers]

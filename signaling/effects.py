@@ -1,0 +1,86 @@
+"""Core effects become socket.io emits: who hears what, and what the adapter adds.
+
+The core says "tell the customer"; this module knows that means the room of that
+session's customer in /customer, and that a `start` carries the ICE servers and a
+switch to the phone carries the hotline number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from broker.events import Notify
+from broker.session import Session
+from broker.types import Channel, TeamId
+from signaling.context import Context
+from signaling.namespaces.customer import customer_room
+from signaling.namespaces.staff import staff_room
+from signaling.namespaces.supervisor import ALL_TEAMS, team_room
+
+log = logging.getLogger("signaling.effects")
+
+
+class Emitter:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, s: Session, note: Notify) -> None:
+        data = self._enrich(note.event, note.data)
+        sio = self.ctx.sio
+        if note.to in ("counsellor", "both"):
+            await sio.emit(note.event, data, to=staff_room(s.counsellor), namespace="/staff")
+        if note.to in ("customer", "both"):
+            await sio.emit(note.event, data, to=customer_room(s.id), namespace="/customer")
+        log.debug("session %s: %s to %s", s.id, note.event, note.to)
+
+    def _enrich(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        if event == "start":
+            return {**data, "ice_servers": self.ctx.ice_servers()}
+        if event == "channel" and data.get("channel") == Channel.PHONE:
+            return {**data, "hotline": self.ctx.settings.hotline_number}
+        return data
+
+
+class LoadPusher:
+    """Pushes live load to supervisors on change, at most once per interval per team."""
+
+    def __init__(self, ctx: Context, interval: float) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self._pending: asyncio.TimerHandle | None = None
+        self._last_push = 0.0
+        self._pushed_version = -1
+        self._task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        """Called on every change; cheap: at most one push is ever scheduled."""
+        if self._pending is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_push + self.interval - loop.time())
+        self._pending = loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._pending = None
+        self._last_push = asyncio.get_running_loop().time()
+        self._task = asyncio.get_running_loop().create_task(self.push())
+
+    async def push(self) -> None:
+        load = self.ctx.service.load
+        if load.version == self._pushed_version:
+            return
+        self._pushed_version = load.version
+        now = self.ctx.service.now()
+        full = load.snapshot(now)
+        sio = self.ctx.sio
+        await sio.emit("load", full, to=ALL_TEAMS, namespace="/supervisor")
+        for team, figures in full["teams"].items():
+            one = {"at": full["at"], "version": full["version"], "teams": {team: figures}}
+            await sio.emit("load", one, to=team_room(TeamId(team)), namespace="/supervisor")
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None

@@ -1,0 +1,1 @@
+"""One socket.io namespace per role: /staff (counsellors), /customer, /supervisor."""

@@ -1,0 +1,59 @@
+"""What every role's namespace does the same way: dispatch, limits, errors.
+
+A handler is `async def handle_<event>(self, sid, conn, data)`; it validates, calls the
+core, and returns the ack payload. Anything refused becomes `error {code, message, event}`
+for the client (and `{ok: false, error}` as the ack), while the connection stays up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from broker.errors import BadInput, BrokerError, ErrorCode
+from signaling.context import Conn, Context
+
+log = logging.getLogger("signaling.events")
+
+
+class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self, namespace: str, ctx: Context) -> None:
+        super().__init__(namespace)
+        self.ctx = ctx
+        self.conns: dict[str, Conn] = {}
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        conn = self.conns.get(sid)
+        if conn is None:
+            return None
+        name = event[:64] if isinstance(event, str) else "?"
+        try:
+            if not conn.bucket.take():
+                if conn.bucket.refused % 100 != 1:
+                    return _refusal(ErrorCode.RATE_LIMITED, "too many events, slow down")
+                raise BrokerError(ErrorCode.RATE_LIMITED, "too many events, slow down")
+            handler = getattr(self, f"handle_{event}", None) if name.isidentifier() else None
+            if handler is None:
+                raise BadInput(f'unknown event "{name}"', ErrorCode.UNKNOWN_EVENT)
+            if len(args) > 2:
+                raise BadInput("an event carries one JSON object")
+            result = await handler(sid, conn, args[1] if len(args) > 1 else None)
+            return {"ok": True, **(result or {})}
+        except BrokerError as err:
+            log.info("refused %s from %s: %s", name, conn.role, err.code)
+            await self.emit("error", {**err.to_dict(), "event": name}, to=sid)
+            return {"ok": False, "error": err.to_dict()}
+        except Exception:
+            log.exception("event %s from %s failed", name, conn.role)
+            internal = BrokerError(ErrorCode.INTERNAL, "something went wrong on our side")
+            await self.emit("error", {**internal.to_dict(), "event": name}, to=sid)
+            return {"ok": False, "error": internal.to_dict()}
+
+
+def _refusal(code: ErrorCode, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": str(code), "message": message}}

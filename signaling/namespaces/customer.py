@@ -1,0 +1,101 @@
+"""/customer: the person who opened the link. One session, one device, nothing before admission."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from broker.errors import AccessDenied, BrokerError, ErrorCode
+from broker.events import CustomerJoined, Leave, MediaReported, SwitchChannel
+from broker.session import Session
+from broker.types import Role, SessionId, State
+from signaling import schemas
+from signaling.auth import read_auth, refuse
+from signaling.context import Conn
+from signaling.namespaces.base import RoleNamespace
+
+log = logging.getLogger("signaling.customer")
+
+
+def customer_room(session_id: SessionId) -> str:
+    return f"cust:{session_id}"
+
+
+class CustomerNamespace(RoleNamespace):
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        service = self.ctx.service
+        try:
+            fields = read_auth(auth)
+            who = service.issuer.check_customer(fields.get("token"), service.now())
+            s, device = await service.customer_connect(who.session_id, fields.get("device"))
+        except BrokerError as err:
+            log.info("customer connect refused: %s", err.code)
+            raise refuse(err) from None
+        previous = self.ctx.customer_sid.get(s.id)
+        self.ctx.customer_sid[s.id] = sid
+        self.conns[sid] = Conn(Role.CUSTOMER, self.ctx.bucket(), customer=who)
+        await self.enter_room(sid, customer_room(s.id))
+        if previous is not None and previous in self.conns:  # same device, newer socket
+            await self.disconnect(previous)
+        await self.emit("welcome", self._welcome(s, device), to=sid)
+        log.info("session %s customer connected", s.id)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conn = self.conns.pop(sid, None)
+        if conn is None or self.ctx.customer_sid.get(conn.session_id) != sid:
+            return
+        del self.ctx.customer_sid[conn.session_id]
+        await self.ctx.service.customer_disconnect(conn.session_id)
+
+    def _welcome(self, s: Session, device: str) -> dict[str, Any]:
+        view = s.view(Role.CUSTOMER)
+        view["device"] = device
+        view["role"] = str(Role.CUSTOMER)
+        if s.state is State.ACTIVE:
+            view["ice_servers"] = self.ctx.ice_servers()
+        view["hotline"] = self.ctx.settings.hotline_number
+        return view
+
+    async def _session(self, sid: str, conn: Conn, *, admitted: bool) -> Session:
+        if self.ctx.customer_sid.get(conn.session_id) != sid:
+            raise AccessDenied(ErrorCode.LINK_IN_USE, "another device has taken over this link")
+        s = await self.ctx.service.get(conn.session_id)
+        if admitted and s.state is not State.ACTIVE:
+            raise AccessDenied(ErrorCode.NOT_ADMITTED, "wait until the counsellor admits you")
+        return s
+
+    # ------------------------------------------------------------ events
+
+    async def handle_join(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        name, language, caps = schemas.join(data)
+        await self._session(sid, conn, admitted=False)
+        s = await self.ctx.service.apply(conn.session_id, CustomerJoined(caps, language, name))
+        return {"state": str(s.state)}
+
+    async def handle_signal(self, sid: str, conn: Conn, data: Any) -> None:
+        message = schemas.signal(data, with_session=False)
+        s = await self._session(sid, conn, admitted=True)
+        message["session"] = s.id
+        await self.ctx.sio.emit("signal", message, to=f"staff:{s.counsellor}", namespace="/staff")
+
+    async def handle_switch_channel(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        to = schemas.channel(schemas.payload(data, {"to"}))
+        await self._session(sid, conn, admitted=True)
+        s = await self.ctx.service.apply(conn.session_id, SwitchChannel(Role.CUSTOMER, to))
+        return {"channel": str(s.channel)}
+
+    async def handle_media_state(self, sid: str, conn: Conn, data: Any) -> None:
+        connected, _stats = schemas.media_state(schemas.payload(data, {"state", "stats"}))
+        await self._session(sid, conn, admitted=True)
+        await self.ctx.service.apply(conn.session_id, MediaReported(Role.CUSTOMER, connected))
+
+    async def handle_leave(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        schemas.payload(data, set())
+        await self._session(sid, conn, admitted=False)
+        s = await self.ctx.service.apply(conn.session_id, Leave())
+        return {"state": str(s.state)}
+
+    async def handle_sync(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        schemas.payload(data, set())
+        s = await self._session(sid, conn, admitted=False)
+        return {"session": self._welcome(s, "")}

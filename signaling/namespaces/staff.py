@@ -1,0 +1,124 @@
+"""/staff: counsellors. Each acts only on their own sessions (admins on any)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from broker.credentials import StaffPrincipal
+from broker.errors import AccessDenied, BrokerError, ErrorCode
+from broker.events import (
+    Admit,
+    Cancel,
+    End,
+    MediaReported,
+    PhoneConnected,
+    SwitchChannel,
+)
+from broker.session import Session
+from broker.types import Role, StaffId, State
+from signaling import schemas
+from signaling.auth import read_auth, refuse
+from signaling.context import Conn
+from signaling.namespaces.base import RoleNamespace
+from signaling.namespaces.customer import customer_room
+
+log = logging.getLogger("signaling.staff")
+
+
+def staff_room(staff_id: StaffId) -> str:
+    return f"staff:{staff_id}"
+
+
+class StaffNamespace(RoleNamespace):
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        service = self.ctx.service
+        try:
+            fields = read_auth(auth)
+            who = service.issuer.check_staff(fields.get("token"), service.now())
+            if not who.has(Role.COUNSELLOR):
+                raise AccessDenied(ErrorCode.FORBIDDEN, "this is for counsellors")
+        except BrokerError as err:
+            log.info("staff connect refused: %s", err.code)
+            raise refuse(err) from None
+        self.conns[sid] = Conn(Role.COUNSELLOR, self.ctx.bucket(), staff=who)
+        await self.enter_room(sid, staff_room(who.staff_id))
+        sessions = await service.staff_connect(who)
+        await self.emit("welcome", self._welcome(who, sessions), to=sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conn = self.conns.pop(sid, None)
+        if conn is not None and conn.staff is not None:
+            await self.ctx.service.staff_disconnect(conn.staff)
+
+    def _welcome(self, who: StaffPrincipal, sessions: list[Session]) -> dict[str, Any]:
+        views = [self._view(s) for s in sessions]
+        return {"role": "counsellor", "staff": who.staff_id, "teams": sorted(who.teams),
+                "sessions": views}
+
+    def _view(self, s: Session) -> dict[str, Any]:
+        view = s.view(Role.COUNSELLOR)
+        if s.state is State.ACTIVE:
+            view["ice_servers"] = self.ctx.ice_servers()
+        return view
+
+    async def _own(self, conn: Conn, data: dict[str, Any], *, active: bool) -> Session:
+        assert conn.staff is not None
+        s = await self.ctx.service.get(schemas.session_id(data))
+        self.ctx.service.require_counsellor(conn.staff, s)
+        if active and s.state is not State.ACTIVE:
+            raise AccessDenied(ErrorCode.NOT_ADMITTED, "the customer has not been admitted")
+        return s
+
+    # ------------------------------------------------------------ events
+
+    async def handle_admit(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        d = schemas.payload(data, {"session", "capabilities"})
+        caps = schemas.capabilities(d)
+        s = await self._own(conn, d, active=False)
+        s = await self.ctx.service.apply(s.id, Admit(caps))
+        return {"channel": str(s.channel)}
+
+    async def handle_signal(self, sid: str, conn: Conn, data: Any) -> None:
+        message = schemas.signal(data, with_session=True)
+        s = await self._own(conn, data, active=True)
+        message["session"] = s.id
+        await self.ctx.sio.emit("signal", message, to=customer_room(s.id), namespace="/customer")
+
+    async def handle_switch_channel(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        d = schemas.payload(data, {"session", "to"})
+        to = schemas.channel(d)
+        s = await self._own(conn, d, active=True)
+        s = await self.ctx.service.apply(s.id, SwitchChannel(Role.COUNSELLOR, to))
+        return {"channel": str(s.channel)}
+
+    async def handle_media_state(self, sid: str, conn: Conn, data: Any) -> None:
+        d = schemas.payload(data, {"session", "state", "stats"})
+        connected, _stats = schemas.media_state(d)
+        s = await self._own(conn, d, active=True)
+        await self.ctx.service.apply(s.id, MediaReported(Role.COUNSELLOR, connected))
+
+    async def handle_phone_connected(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        d = schemas.payload(data, {"session"})
+        s = await self._own(conn, d, active=True)
+        s = await self.ctx.service.apply(s.id, PhoneConnected())
+        return {"channel": str(s.channel)}
+
+    async def handle_end(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        d = schemas.payload(data, {"session", "outcome"})
+        reason = schemas.outcome(d)
+        s = await self._own(conn, d, active=True)
+        s = await self.ctx.service.apply(s.id, End(reason))
+        return {"state": str(s.state)}
+
+    async def handle_cancel(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        d = schemas.payload(data, {"session"})
+        s = await self._own(conn, d, active=False)
+        s = await self.ctx.service.apply(s.id, Cancel())
+        return {"state": str(s.state)}
+
+    async def handle_sync(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        schemas.payload(data, set())
+        assert conn.staff is not None
+        sessions = await self.ctx.service.sessions_of(conn.staff.staff_id)
+        return self._welcome(conn.staff, sessions)

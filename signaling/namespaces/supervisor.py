@@ -1,0 +1,51 @@
+"""/supervisor: team leads watching live load, per team they lead (admins: all teams)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from broker.errors import AccessDenied, BrokerError, ErrorCode
+from broker.types import Role, TeamId
+from signaling import schemas
+from signaling.auth import read_auth, refuse
+from signaling.context import Conn
+from signaling.namespaces.base import RoleNamespace
+
+log = logging.getLogger("signaling.supervisor")
+ALL_TEAMS = "sup:*"
+
+
+def team_room(team: TeamId) -> str:
+    return f"sup:{team}"
+
+
+class SupervisorNamespace(RoleNamespace):
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        service = self.ctx.service
+        try:
+            fields = read_auth(auth)
+            who = service.issuer.check_staff(fields.get("token"), service.now())
+            if not who.has(Role.SUPERVISOR):
+                raise AccessDenied(ErrorCode.FORBIDDEN, "this is for supervisors")
+        except BrokerError as err:
+            log.info("supervisor connect refused: %s", err.code)
+            raise refuse(err) from None
+        self.conns[sid] = Conn(Role.SUPERVISOR, self.ctx.bucket(), staff=who)
+        if who.has(Role.ADMIN):
+            await self.enter_room(sid, ALL_TEAMS)
+        for team in who.teams:
+            await self.enter_room(sid, team_room(team))
+        await self.emit("load", self._snapshot(conn=self.conns[sid]), to=sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.conns.pop(sid, None)
+
+    def _snapshot(self, conn: Conn) -> dict[str, Any]:
+        assert conn.staff is not None
+        teams = None if conn.staff.has(Role.ADMIN) else conn.staff.teams
+        return self.ctx.service.load.snapshot(self.ctx.service.now(), teams)
+
+    async def handle_sync(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        schemas.payload(data, set())
+        return {"load": self._snapshot(conn)}

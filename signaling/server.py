@@ -1,0 +1,38 @@
+"""The socket.io server: limits and origins from settings, one namespace per role."""
+
+from __future__ import annotations
+
+import socketio
+
+from broker.config import Settings
+from broker.service import SessionService
+from signaling.context import Context
+from signaling.effects import Emitter, LoadPusher
+from signaling.namespaces.customer import CustomerNamespace
+from signaling.namespaces.staff import StaffNamespace
+from signaling.namespaces.supervisor import SupervisorNamespace
+
+
+def create_signaling(settings: Settings, service: SessionService) -> tuple[Context, LoadPusher]:
+    origins = [settings.base_url, *settings.allowed_origins]
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins=origins,
+        async_handlers=False,  # one event at a time per connection: candidates stay in order
+        # a hard ceiling per packet; the per-field limits in `schemas` are far lower, so an
+        # oversized field gets a clear error while the connection stays up
+        max_http_buffer_size=settings.max_packet_bytes,
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
+        http_compression=False,
+        logger=False,
+        engineio_logger=False,
+    )
+    ctx = Context(service=service, settings=settings, sio=sio)
+    sio.register_namespace(StaffNamespace("/staff", ctx))
+    sio.register_namespace(CustomerNamespace("/customer", ctx))
+    sio.register_namespace(SupervisorNamespace("/supervisor", ctx))
+    service.notify = Emitter(ctx)
+    pusher = LoadPusher(ctx, settings.load_push_interval)
+    service.on_load_change = pusher.poke
+    return ctx, pusher

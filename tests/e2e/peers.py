@@ -1,0 +1,93 @@
+"""aiortc peers that speak our signalling protocol: the counsellor offers, the customer answers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
+from aiortc.sdp import candidate_from_sdp
+
+from tests.conftest import Peer
+
+
+def peer_connection(ice_servers: list[dict[str, Any]]) -> RTCPeerConnection:
+    """Always an explicit ICE list: aiortc would otherwise ask a public STUN server."""
+    servers = [RTCIceServer(**s) for s in ice_servers]
+    return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+
+
+@dataclass
+class MediaPeer:
+    """One side of a call: its signalling client and its peer connection."""
+
+    signalling: Peer
+    session: str
+    pc: RTCPeerConnection | None = None
+    channel: RTCDataChannel | None = None
+    messages: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    tracks: asyncio.Queue[MediaStreamTrack] = field(default_factory=asyncio.Queue)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _watch(self, pc: RTCPeerConnection) -> None:
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "connected":
+                self.connected.set()
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self.tracks.put_nowait(track)
+
+        @pc.on("datachannel")
+        def on_channel(channel: RTCDataChannel) -> None:
+            self.channel = channel
+            channel.on("message", self.messages.put_nowait)
+
+    async def send_signal(self, payload: dict[str, Any]) -> None:
+        if self.signalling.namespace == "/staff":
+            payload = {"session": self.session, **payload}
+        ack = await self.signalling.call("signal", payload)
+        assert ack["ok"], ack
+
+    async def offer(self, start: dict[str, Any]) -> None:
+        self.pc = pc = peer_connection(start["ice_servers"])
+        self._watch(pc)
+        pc.addTrack(AudioStreamTrack())
+        self.channel = pc.createDataChannel("chat")
+        self.channel.on("message", self.messages.put_nowait)
+        await pc.setLocalDescription(await pc.createOffer())
+        await self.send_signal({"type": "offer", "sdp": pc.localDescription.sdp})
+
+    async def answer(self, start: dict[str, Any], offer: dict[str, Any]) -> None:
+        self.pc = pc = peer_connection(start["ice_servers"])
+        self._watch(pc)
+        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        pc.addTrack(AudioStreamTrack())
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.send_signal({"type": "answer", "sdp": pc.localDescription.sdp})
+
+    async def accept_answer(self, answer: dict[str, Any]) -> None:
+        assert self.pc is not None
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+
+    async def add_candidate(self, message: dict[str, Any]) -> None:
+        assert self.pc is not None
+        cand = message["candidate"]
+        if cand is None:
+            return
+        ice = candidate_from_sdp(cand["candidate"].removeprefix("candidate:"))
+        ice.sdpMid, ice.sdpMLineIndex = cand["sdpMid"], cand["sdpMLineIndex"]
+        await self.pc.addIceCandidate(ice)
+
+    async def close(self) -> None:
+        if self.pc is not None:
+            await self.pc.close()

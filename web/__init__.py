@@ -1,0 +1,1 @@
+"""HTTP adapter and assembly: REST API, pages and their assets, the command line."""

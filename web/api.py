@@ -1,0 +1,283 @@
+"""The REST API. Staff endpoints need `Authorization: Bearer <staff token>` with the right role.
+
+Bodies are JSON objects of known fields; anything else is a 400 with a code.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from broker.credentials import StaffPrincipal, normalise_access_code
+from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode
+from broker.events import Cancel
+from broker.session import Session
+from broker.types import Channel, CustomerRef, Role, SessionId, TeamId
+from signaling.ratelimit import TokenBucket
+from web.keys import SERVICE, SETTINGS
+
+_CUSTOMER_REF = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_TEAM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SESSION = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+CODE_ATTEMPTS_PER_MINUTE = 10
+
+
+def staff(request: web.Request, *roles: Role) -> StaffPrincipal:
+    """The caller's staff principal, holding at least one of `roles`."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a staff token is required")
+    service = request.app[SERVICE]
+    who = service.issuer.check_staff(token.strip(), service.now())
+    if not any(who.has(role) for role in roles):
+        raise AccessDenied(ErrorCode.FORBIDDEN, f"this needs the role {' or '.join(roles)}")
+    return who
+
+
+async def body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise BadInput("send application/json")
+    try:
+        data = await request.json()
+    except ValueError:
+        raise BadInput("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadInput("the body must be a JSON object")
+    unknown = set(data) - allowed
+    if unknown:
+        raise BadInput(f"unknown field(s): {', '.join(sorted(unknown))[:200]}")
+    return data
+
+
+def _time(value: Any, key: str, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                raise BadInput(f"{key} needs a time zone, e.g. 2026-11-23T10:00:00+01:00")
+            return parsed.timestamp()
+    raise BadInput(f"{key} must be an ISO 8601 time with zone or a Unix time")
+
+
+def _session_id(request: web.Request) -> SessionId:
+    raw = request.match_info["session"]
+    if not _SESSION.match(raw):
+        raise BadInput("not a session id")
+    return SessionId(raw)
+
+
+def join_url(request: web.Request, token: str) -> str:
+    # the token travels in the fragment: it never reaches a server log or a Referer
+    return f"{request.app[SETTINGS].base_url}/j#{token}"
+
+
+def format_code(code: str) -> str:
+    return " ".join(code[i:i + 3] for i in range(0, len(code), 3))
+
+
+def session_json(s: Session) -> dict[str, Any]:
+    view = s.view(Role.COUNSELLOR)
+    view["access_code_display"] = format_code(s.access_code)
+    return view
+
+
+# ---------------------------------------------------------------- handlers
+
+
+async def create_session(request: web.Request) -> web.Response:
+    who = staff(request, Role.COUNSELLOR)
+    d = await body(request, {"customer_ref", "planned_start", "planned_channel", "team"})
+    ref = d.get("customer_ref")
+    if not isinstance(ref, str) or not _CUSTOMER_REF.match(ref):
+        raise BadInput("customer_ref must be a pseudonymous reference (letters, digits, .-_:)")
+    channel = d.get("planned_channel", "video")
+    if channel not in {c.value for c in Channel}:
+        raise BadInput("planned_channel must be video, audio or phone")
+    team = d.get("team")
+    if team is None:
+        if len(who.teams) != 1:
+            raise BadInput("team is required for staff in several teams")
+        team = next(iter(who.teams))
+    if not isinstance(team, str) or not _TEAM.match(team):
+        raise BadInput("team must be a team id")
+    service = request.app[SERVICE]
+    start = _time(d.get("planned_start"), "planned_start", service.now())
+    created = await service.create(
+        who, TeamId(team), CustomerRef(ref), start, Channel(channel)
+    )
+    out = session_json(created.session)
+    out.update(
+        customer_token=created.customer_token,
+        join_url=join_url(request, created.customer_token),
+        expires_at=created.expires_at,
+    )
+    return web.json_response(out, status=201)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    who = staff(request, Role.COUNSELLOR)
+    service = request.app[SERVICE]
+    live = [session_json(s) for s in await service.sessions_of(who.staff_id)]
+    now = service.now()
+    day_start = now - (now % 86400)
+    closed = await service.contacts.contacts(day_start, now + 1, counsellor=who.staff_id)
+    return web.json_response({"sessions": live, "closed_today": closed})
+
+
+async def get_session(request: web.Request) -> web.Response:
+    who = staff(request, Role.COUNSELLOR)
+    service = request.app[SERVICE]
+    s = await service.get(_session_id(request))
+    service.require_counsellor(who, s)
+    return web.json_response(session_json(s))
+
+
+async def reissue_link(request: web.Request) -> web.Response:
+    who = staff(request, Role.COUNSELLOR)
+    service = request.app[SERVICE]
+    s = await service.get(_session_id(request))
+    service.require_counsellor(who, s)
+    token, expires = service.customer_token(s)
+    return web.json_response(
+        {"session": s.id, "customer_token": token, "join_url": join_url(request, token),
+         "expires_at": expires}
+    )
+
+
+async def cancel_session(request: web.Request) -> web.Response:
+    who = staff(request, Role.COUNSELLOR)
+    service = request.app[SERVICE]
+    s = await service.get(_session_id(request))
+    service.require_counsellor(who, s)
+    s = await service.apply(s.id, Cancel())
+    return web.json_response({"session": s.id, "state": str(s.state)})
+
+
+class _AttemptLimiter:
+    """Access-code guesses per client address; addresses live only in memory, briefly."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._per_minute = per_minute
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def allow(self, key: str) -> bool:
+        if len(self._buckets) > 50_000:
+            self._buckets.clear()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self._per_minute / 60, self._per_minute)
+        return bucket.take()
+
+
+_LIMITER = web.AppKey("code_limiter", _AttemptLimiter)
+
+
+async def exchange_code(request: web.Request) -> web.Response:
+    if not request.app[_LIMITER].allow(request.remote or "?"):
+        raise BrokerError(ErrorCode.RATE_LIMITED, "too many attempts, wait a minute")
+    d = await body(request, {"code"})
+    code = normalise_access_code(d.get("code"))
+    if code is None:
+        raise BadInput("the access code has nine digits", ErrorCode.INVALID_CODE)
+    service = request.app[SERVICE]
+    s = await service.get(await service.session_for_code(code))
+    token, expires = service.customer_token(s)
+    return web.json_response(
+        {"session": s.id, "customer_token": token, "join_url": join_url(request, token),
+         "expires_at": expires}
+    )
+
+
+async def load(request: web.Request) -> web.Response:
+    who = staff(request, Role.SUPERVISOR)
+    service = request.app[SERVICE]
+    teams = None if who.has(Role.ADMIN) else who.teams
+    return web.json_response(service.load.snapshot(service.now(), teams))
+
+
+async def contacts(request: web.Request) -> web.Response:
+    """Contact records ended in [from, to): supervisors see their teams, counsellors their own."""
+    who = staff(request, Role.COUNSELLOR, Role.SUPERVISOR)
+    service = request.app[SERVICE]
+    now = service.now()
+    since = _time(_number(request.query.get("from")), "from", now - 86400)
+    until = _time(_number(request.query.get("to")), "to", now + 1)
+    if who.has(Role.ADMIN):
+        rows = await service.contacts.contacts(since, until)
+    elif who.has(Role.SUPERVISOR):
+        teams = frozenset(str(t) for t in who.teams)
+        rows = await service.contacts.contacts(since, until, teams=teams)
+    else:
+        rows = await service.contacts.contacts(since, until, counsellor=who.staff_id)
+    return web.json_response({"contacts": rows})
+
+
+async def contact(request: web.Request) -> web.Response:
+    who = staff(request, Role.COUNSELLOR, Role.SUPERVISOR)
+    record = await request.app[SERVICE].contacts.contact(_session_id(request))
+    if record is None:
+        raise BrokerError(ErrorCode.NOT_FOUND, "no contact record for that session")
+    allowed = (
+        who.has(Role.ADMIN)
+        or record["counsellor"] == who.staff_id
+        or (who.has(Role.SUPERVISOR) and record["team"] in who.teams)
+    )
+    if not allowed:
+        raise AccessDenied(ErrorCode.FORBIDDEN, "not your contact")
+    return web.json_response(record)
+
+
+def _number(value: str | None) -> Any:
+    """Query times may be Unix seconds or ISO 8601."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+async def health(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    started = time.monotonic()
+    await service.contacts.is_closed("healthz")
+    return web.json_response(
+        {"status": "ok", "node": service.node,
+         "contact_log_ms": round((time.monotonic() - started) * 1000, 2)}
+    )
+
+
+async def client_config(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return web.json_response(
+        {"protocol": 1, "hotline": settings.hotline_number,
+         "languages": ["de", "en", "tr", "ar", "uk"]}
+    )
+
+
+def setup(app: web.Application) -> None:
+    app[_LIMITER] = _AttemptLimiter(CODE_ATTEMPTS_PER_MINUTE)
+    r = app.router
+    r.add_post("/api/sessions", create_session)
+    r.add_get("/api/sessions", list_sessions)
+    r.add_get("/api/sessions/{session}", get_session)
+    r.add_post("/api/sessions/{session}/link", reissue_link)
+    r.add_post("/api/sessions/{session}/cancel", cancel_session)
+    r.add_post("/api/join", exchange_code)
+    r.add_get("/api/load", load)
+    r.add_get("/api/contacts", contacts)
+    r.add_get("/api/contacts/{session}", contact)
+    r.add_get("/api/config", client_config)
+    r.add_get("/healthz", health)

@@ -1,0 +1,78 @@
+"""Assembly: `create_app(settings)` wires store, contact log, service, signaling and HTTP.
+
+Lifetimes belong to cleanup contexts: the contact log opens (and recovers what a crash
+left open) before the first request and closes after the last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import suppress
+
+from aiohttp import web
+
+from broker.config import Settings
+from broker.contactlog.sqlite import SqliteContactLog
+from broker.credentials import TokenIssuer
+from broker.service import SessionService
+from broker.session import Policy
+from broker.store.memory import MemoryStore
+from signaling.server import create_signaling
+from web import api, pages
+from web.keys import SERVICE, SETTINGS, SIGNALING
+from web.middleware import error_middleware, security_headers
+from web.secrets_file import load_or_create_secret
+
+log = logging.getLogger("web.app")
+
+MAX_BODY = 64 * 1024
+
+
+def signing_secret(settings: Settings) -> tuple[bytes, bool]:
+    if settings.secret:
+        return settings.secret.encode(), False
+    return load_or_create_secret(settings.data_dir)
+
+
+def create_app(settings: Settings) -> web.Application:
+    secret, _ = signing_secret(settings)
+    policy = Policy(settings.grace_seconds, settings.no_show_after_seconds)
+    issuer = TokenIssuer(secret, settings.issuer)
+    contacts = SqliteContactLog(settings.data_dir / "contacts.sqlite3",
+                                synchronous=settings.sqlite_synchronous.upper())
+    service = SessionService(
+        MemoryStore(policy), contacts, issuer, policy,
+        link_valid_after_start=settings.link_valid_hours_after_start * 3600,
+    )
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[error_middleware, security_headers])
+    app[SETTINGS] = settings
+    app[SERVICE] = service
+    ctx, pusher = create_signaling(settings, service)
+    app[SIGNALING] = ctx
+    ctx.sio.attach(app)
+    api.setup(app)
+    pages.setup(app)
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        await contacts.open()
+        await service.recover()
+        beat = asyncio.create_task(service.heartbeat_forever(settings.heartbeat_seconds))
+        log.info("broker ready on %s (node %s)", settings.base_url, service.node)
+        yield
+        beat.cancel()
+        with suppress(asyncio.CancelledError):
+            await beat
+        pusher.close()
+        await service.close()
+        await contacts.close()
+        await service.store.close()
+
+    async def disconnect_clients(app: web.Application) -> None:
+        await ctx.sio.shutdown()
+
+    app.cleanup_ctx.append(lifetime)
+    app.on_shutdown.append(disconnect_clients)
+    return app

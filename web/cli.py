@@ -1,0 +1,130 @@
+"""The `counselling-broker` command: serve, and the few token chores the embedded default needs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import signal
+import ssl
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from broker.config import ConfigError, Settings, load_settings
+from broker.credentials import TokenIssuer
+from broker.types import Role, StaffId, TeamId
+from web.app import create_app, signing_secret
+
+DEMO_TEAM = TeamId("demo-team")
+DEMO_ACCOUNTS = (
+    (StaffId("demo-counsellor"), Role.COUNSELLOR, "staff"),
+    (StaffId("demo-supervisor"), Role.SUPERVISOR, "supervisor"),
+)
+
+
+def staff_link(settings: Settings, staff: StaffId, role: Role, teams: frozenset[TeamId],
+               hours: float) -> str:
+    secret, _ = signing_secret(settings)
+    issuer = TokenIssuer(secret, settings.issuer)
+    token = issuer.staff_token(staff, frozenset({role}), teams, time.time(), hours * 3600)
+    page = "supervisor" if role is Role.SUPERVISOR else "staff"
+    return f"{settings.base_url}/{page}#token={token}"
+
+
+def print_demo_links(settings: Settings) -> None:
+    print("Demo accounts (team demo-team), sign-in links valid for "
+          f"{settings.staff_token_hours:g} h:")
+    for staff, role, _ in DEMO_ACCOUNTS:
+        link = staff_link(settings, staff, role, frozenset({DEMO_TEAM}),
+                          settings.staff_token_hours)
+        print(f"  {role:<11} {link}")
+    print("Print them again with: counselling-broker demo-links", flush=True)
+
+
+async def serve(settings: Settings, ssl_context: ssl.SSLContext | None) -> None:
+    _, first_start = signing_secret(settings)
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
+    await site.start()
+    if first_start:
+        print_demo_links(settings)
+    print(f"counselling-broker listening on {settings.base_url}", flush=True)
+    # the cyclic collector makes the latency tail; nothing long-lived is collectable
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def _runner() -> asyncio.Runner:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="counselling-broker")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run the broker")
+    p_serve.add_argument("--host")
+    p_serve.add_argument("--port", type=int)
+    p_serve.add_argument("--data-dir")
+    p_serve.add_argument("--tls-cert", help="PEM certificate (browsers need HTTPS off localhost)")
+    p_serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    p_token = sub.add_parser("token", help="print a staff sign-in link")
+    p_token.add_argument("--staff", required=True)
+    p_token.add_argument("--role", required=True, choices=[r.value for r in Role
+                                                           if r is not Role.CUSTOMER])
+    p_token.add_argument("--team", action="append", required=True)
+    p_token.add_argument("--hours", type=float, default=12.0)
+    sub.add_parser("demo-links", help="print the demo accounts' sign-in links")
+    args = parser.parse_args(argv)
+
+    overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
+                                   ("port", getattr(args, "port", None)),
+                                   ("data_dir", getattr(args, "data_dir", None))) if v}
+    if "data_dir" in overrides:
+        overrides["data_dir"] = Path(overrides["data_dir"])
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    if args.command == "token":
+        print(staff_link(settings, StaffId(args.staff), Role(args.role),
+                         frozenset(TeamId(t) for t in args.team), args.hours))
+        return 0
+    if args.command == "demo-links":
+        print_demo_links(settings)
+        return 0
+    ssl_context = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            print("--tls-cert and --tls-key go together", file=sys.stderr)
+            return 2
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
+    with _runner() as runner:
+        runner.run(serve(settings, ssl_context))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

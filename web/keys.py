@@ -1,0 +1,13 @@
+"""Typed application state."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from broker.config import Settings
+from broker.service import SessionService
+from signaling.context import Context
+
+SETTINGS = web.AppKey("settings", Settings)
+SERVICE = web.AppKey("service", SessionService)
+SIGNALING = web.AppKey("signaling", Context)

@@ -1,0 +1,156 @@
+// Shared helpers for every page: DOM shortcuts, German texts, tokens, socket.io.
+
+export const PROTOCOL = 1;
+const ACK_TIMEOUT_MS = 10000;
+
+const ERRORS = {
+  bad_request: "Die Eingabe ist ungültig.",
+  unknown_event: "Diese Aktion kennt der Server nicht.",
+  payload_too_large: "Die Nachricht ist zu groß.",
+  unsupported_version: "Bitte laden Sie die Seite neu.",
+  rate_limited: "Zu viele Versuche. Bitte warten Sie einen Moment.",
+  unauthenticated: "Die Anmeldung fehlt oder ist ungültig.",
+  token_expired: "Der Link ist abgelaufen.",
+  forbidden: "Dafür fehlt Ihnen die Berechtigung.",
+  link_in_use: "Dieser Link wird schon auf einem anderen Gerät benutzt.",
+  invalid_code: "Zu diesem Zugangscode gibt es kein offenes Gespräch. Bitte prüfen Sie die Ziffern.",
+  not_found: "Das Gespräch wurde nicht gefunden.",
+  not_admitted: "Bitte warten Sie, bis Sie eingelassen werden.",
+  invalid_transition: "Das ist gerade nicht möglich.",
+  session_ended: "Das Gespräch ist beendet.",
+  channel_not_allowed: "Dieser Wechsel ist nicht möglich.",
+  conflict: "Das ist gerade nicht möglich: die andere Person ist nicht verbunden.",
+  unavailable: "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es später.",
+  internal: "Auf unserer Seite ist ein Fehler aufgetreten.",
+  timeout: "Der Server antwortet nicht. Bitte prüfen Sie Ihre Internetverbindung.",
+};
+
+export const STATES = {
+  scheduled: "geplant",
+  waiting: "wartet",
+  active: "im Gespräch",
+  ended: "beendet",
+  cancelled: "abgesagt",
+  no_show: "nicht erschienen",
+};
+
+export const CHANNELS = { video: "Video", audio: "Audio", phone: "Telefon" };
+
+export const END_REASONS = {
+  completed: "Das Gespräch ist beendet.",
+  customer_left: "Das Gespräch wurde verlassen.",
+  no_show: "Der Termin wurde nicht wahrgenommen.",
+  connection_failed: "Das Gespräch wurde wegen Verbindungsproblemen beendet.",
+  timeout: "Die Verbindung ist abgebrochen.",
+  interrupted: "Das Gespräch wurde unterbrochen.",
+  cancelled: "Der Termin wurde abgesagt.",
+};
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+
+export function show(element, visible) {
+  element.hidden = !visible;
+}
+
+export function errorText(error) {
+  if (!error) return "Unbekannter Fehler.";
+  return ERRORS[error.code] || error.message || "Unbekannter Fehler.";
+}
+
+/** Create an element with text content (never innerHTML: names come from other people). */
+export function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+export function button(text, onClick, className) {
+  const b = el("button", text, className);
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+export function clock(unixSeconds) {
+  if (typeof unixSeconds !== "number") return "";
+  return new Date(unixSeconds * 1000).toLocaleTimeString("de-DE", {
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+export function minutes(seconds) {
+  if (typeof seconds !== "number") return "–";
+  const m = Math.floor(seconds / 60);
+  const s = Math.floor(seconds % 60);
+  return `${m}:${String(s).padStart(2, "0")} min`;
+}
+
+/**
+ * A staff token: from the fragment `#token=...` (then removed from the address bar),
+ * otherwise the one kept in sessionStorage for this tab.
+ */
+export function staffToken() {
+  const match = /^#token=([^&]+)/.exec(location.hash);
+  if (match) {
+    sessionStorage.setItem("cb.staffToken", decodeURIComponent(match[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem("cb.staffToken");
+}
+
+/**
+ * Connect to a namespace. `auth` is a function returning the auth fields, so every
+ * reconnect sends the current values (the customer's device secret, for one).
+ */
+export function connect(namespace, auth) {
+  if (typeof window.io !== "function") {
+    throw new Error("socket.io client missing");
+  }
+  return window.io(location.origin + namespace, {
+    auth: (cb) => cb({ ...auth(), v: PROTOCOL }),
+    transports: ["websocket"],
+  });
+}
+
+/** Emit with an acknowledgement; resolves to `{ok, ...}` or `{ok: false, error}`. */
+export async function request(socket, event, data = {}) {
+  try {
+    return await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, { ...data, v: PROTOCOL });
+  } catch {
+    return { ok: false, error: { code: "timeout", message: "no acknowledgement" } };
+  }
+}
+
+/** Fire and forget (signals): no ack needed, order is kept by the socket. */
+export function send(socket, event, data) {
+  socket.emit(event, { ...data, v: PROTOCOL });
+}
+
+/** The refusal carried by `connect_error`: `err.data = {code, message}`. */
+export function refusal(err) {
+  if (err && err.data && typeof err.data.code === "string") return err.data;
+  return null;
+}
+
+export async function postJSON(path, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+  } catch {
+    return { ok: false, error: { code: "timeout", message: "network error" } };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    return { ok: false, error: (data && data.error) || { code: "internal", message: "" } };
+  }
+  return { ok: true, data };
+}
