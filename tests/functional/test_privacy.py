@@ -26,7 +26,7 @@ async def test_debug_logs_of_a_whole_session_hold_nothing_personal(
     on_disk = b"".join(f.read_bytes() for f in broker.settings.data_dir.iterdir()
                        if f.name.startswith("contacts"))
     assert b'"CustomerJoined"' in on_disk, "the join should be logged ahead"
-    for secret in ("Zeynep".encode(), created["access_code"].encode()):
+    for secret in (b"Zeynep", created["access_code"].encode()):
         assert secret not in on_disk
     await counsellor.call("signal", {"session": sid, "type": "offer", "sdp": SDP})
     await customer.call("signal", {"type": "candidate", "candidate": CANDIDATE})
