@@ -2,7 +2,8 @@
 
 Token rules: one algorithm (HS256) pinned; `exp`, `iat`, `iss`, `aud` and `sub` required;
 the audience names the token type, so a customer token can never pass as a staff token or
-the reverse. Access codes and device secrets are kept only as keyed hashes.
+the reverse. Access codes and device secrets are kept by stores and logs only as keyed
+hashes (the live session holds its code while it runs, to show it as the phone PIN).
 """
 
 from __future__ import annotations
@@ -99,16 +100,25 @@ class TokenIssuer:
                 audience=audience,
                 issuer=self._issuer,
                 leeway=0,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_iat": False},
+                options={
+                    "require": ["exp", "iat", "iss", "aud", "sub"],
+                    # time is the caller's: checked below against `now`, not the wall clock
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.ExpiredSignatureError:
             raise AccessDenied(ErrorCode.TOKEN_EXPIRED, "the token has expired") from None
         except jwt.PyJWTError:
             raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid") from None
-        exp = claims["exp"]
-        if not isinstance(exp, int | float) or exp <= now:
-            # pyjwt checks against the wall clock; the caller's `now` is the one that counts
+        exp, nbf = claims["exp"], claims.get("nbf", 0)
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid")
+        if exp <= now:
             raise AccessDenied(ErrorCode.TOKEN_EXPIRED, "the token has expired")
+        if not isinstance(nbf, int | float) or nbf > now:
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid yet")
         return claims
 
     def check_staff(self, token: object, now: float) -> StaffPrincipal:
@@ -139,7 +149,7 @@ class TokenIssuer:
 
 
 def derive_access_code(issuer: TokenIssuer, session_id: SessionId, nonce: int) -> str:
-    """The session's access code, recomputed from the secret: no store or log holds it."""
+    """The session's access code, recomputable from the secret: the log keeps only the nonce."""
     digest = issuer.keyed_hash("access-code", f"{session_id}:{nonce}")
     return f"{int(digest, 16) % 10**ACCESS_CODE_DIGITS:0{ACCESS_CODE_DIGITS}d}"
 

@@ -57,7 +57,7 @@ class LiveLoad:
         was_waiting = before is not None and before.state is State.WAITING
         is_waiting = after.state is State.WAITING
         if is_waiting and not was_waiting:
-            team.waiting[after.id] = after.joined_at or after.last_event_at
+            team.waiting[after.id] = after.last_event_at  # this wait began now
             changed = True
         elif was_waiting and not is_waiting:
             team.waiting.pop(after.id, None)

@@ -247,8 +247,7 @@ class SessionService:
                 raise AccessDenied(
                     ErrorCode.LINK_IN_USE, "this link is already in use on another device"
                 )
-            if s.state in (State.WAITING, State.ACTIVE):
-                s = await self._apply_locked(session_id, Reconnected(Role.CUSTOMER))
+            s = await self._apply_locked(session_id, Reconnected(Role.CUSTOMER))
             return s, secret
 
     async def customer_disconnect(self, session_id: SessionId) -> None:
@@ -359,9 +358,15 @@ class SessionService:
             await self.contacts.close_session(record_of(s))
             log.info("session %s closed after restart as %s", sid, s.end_reason)
             return str(s.end_reason)
-        if s.state is State.WAITING:  # the waiting room emptied with the process
+        # nobody is connected to a fresh process: the waiting room emptied with the old one
+        if s.state is State.WAITING:
             s.handle(Leave(), s.last_event_at)
             await self.contacts.append(sid, s.version, s.last_event_at, input_to_log(Leave()))
+        for role in (Role.CUSTOMER, Role.COUNSELLOR):
+            if s._presence(role).connected:
+                gone = Disconnected(role)
+                s.handle(gone, s.last_event_at)
+                await self.contacts.append(sid, s.version, s.last_event_at, input_to_log(gone))
         await self.store.set_code(self._code_hash(s.access_code), sid)
         await self.store.put(s, None)
         self._load_changed(None, s)

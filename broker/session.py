@@ -134,7 +134,7 @@ class Session:
             gone = self.customer.gone_since
             return None if gone is None else gone + grace
         if self.state is State.ACTIVE:
-            times = [p.gone_since + grace for p in (self.customer, self.staff) if p.gone_since]
+            times = [p.gone_since + grace for p in self._watched() if p.gone_since is not None]
             return min(times) if times else None
         return None
 
@@ -223,6 +223,13 @@ class Session:
             data["pin"] = self.access_code
         return Notify("both", "channel", data)
 
+    def _watched(self) -> tuple[Presence, ...]:
+        """Whose signalling connection keeps an active session alive. A customer on the
+        phone leaves the browser (often the same mobile phone): only the counsellor counts."""
+        if self.channel is Channel.PHONE:
+            return (self.staff,)
+        return (self.customer, self.staff)
+
     def _presence(self, role: Role) -> Presence:
         return self.customer if role is Role.CUSTOMER else self.staff
 
@@ -273,6 +280,8 @@ def _media(s: Session, ev: MediaReported, now: float) -> list[Effect]:
         if s.open_segment is None:
             s._open_segment(now)
         return [note]
+    if not s.media_up and s.open_segment is None and s.media_connected_at is not None:
+        return [note]  # already failed and proposed
     s.media_up = False
     s._close_segment(now)
     proposal = {"session": s.id, "to": str(Channel.PHONE), "reason": "media_failed"}
@@ -297,13 +306,12 @@ def _switch(s: Session, ev: SwitchChannel, now: float) -> list[Effect]:
 
 
 def _phone_connected(s: Session, ev: PhoneConnected, now: float) -> list[Effect]:
-    effects: list[Effect] = []
+    if s.channel is Channel.PHONE and s.open_segment is not None:
+        return []  # already running
     if s.channel is not Channel.PHONE:  # the customer dialled in without a switch first
-        effects += _switch(s, SwitchChannel(Role.COUNSELLOR, Channel.PHONE), now)
-    if s.open_segment is None:
-        s._open_segment(now)
-    effects.append(s._channel_notice(Role.COUNSELLOR))
-    return effects
+        _switch(s, SwitchChannel(Role.COUNSELLOR, Channel.PHONE), now)
+    s._open_segment(now)
+    return [s._channel_notice(Role.COUNSELLOR)]
 
 
 def _disconnected(s: Session, ev: Disconnected, now: float) -> list[Effect]:
@@ -325,7 +333,6 @@ def _reconnected(s: Session, ev: Reconnected, now: float) -> list[Effect]:
 
 def _leave_waiting(s: Session, ev: Leave, now: float) -> list[Effect]:
     s.state = State.SCHEDULED
-    s.customer = Presence()
     return [Notify("counsellor", "customer_left", {"session": s.id})]
 
 
@@ -361,15 +368,17 @@ def _tick_waiting(s: Session, ev: Tick, now: float) -> list[Effect]:
     deadline = s.next_deadline()
     if deadline is None or now < deadline:
         return []
+    s.customer = Presence()  # gone for good; a new connect starts afresh
     return _leave_waiting(s, Leave(), now)
 
 
 def _tick_active(s: Session, ev: Tick, now: float) -> list[Effect]:
     grace = s.policy.grace_seconds
+    watched = s._watched()
     gone = {
         role: p.gone_since + grace <= now
         for role, p in ((Role.CUSTOMER, s.customer), (Role.COUNSELLOR, s.staff))
-        if p.gone_since is not None
+        if p.gone_since is not None and p in watched
     }
     if gone.get(Role.CUSTOMER) and not gone.get(Role.COUNSELLOR):
         # the counsellor is still here (or within grace): the customer has gone

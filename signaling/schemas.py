@@ -20,9 +20,10 @@ MAX_NAME = 64
 LANGUAGES = ("de", "en", "tr", "ar", "uk")
 SIGNAL_TYPES = ("offer", "answer", "candidate", "bye")
 OUTCOMES = (EndReason.COMPLETED, EndReason.CONNECTION_FAILED, EndReason.CUSTOMER_LEFT)
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 # control characters and the bidi overrides/isolates that can disguise a name
 _UNSAFE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+_BREAKS = {"Cc", "Zl", "Zp"}
 
 
 def payload(data: Any, allowed: set[str]) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def payload(data: Any, allowed: set[str]) -> dict[str, Any]:
     unknown = set(data) - allowed - {"v"}
     if unknown:
         raise BadInput(f"unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}")
-    if "v" in data and data["v"] != PROTOCOL_VERSION:
+    if "v" in data and (type(data["v"]) is not int or data["v"] != PROTOCOL_VERSION):
         raise BadInput(
             f"protocol version {PROTOCOL_VERSION} is supported", ErrorCode.UNSUPPORTED_VERSION
         )
@@ -56,7 +57,7 @@ def text(data: dict[str, Any], key: str, limit: int, *, required: bool = True) -
 
 def session_id(data: dict[str, Any]) -> SessionId:
     value = data.get("session")
-    if not isinstance(value, str) or not _SESSION_ID.match(value):
+    if not isinstance(value, str) or not _SESSION_ID.fullmatch(value):
         raise BadInput("session must be a session id")
     return SessionId(value)
 
@@ -72,9 +73,15 @@ def display_name(raw: str | None) -> str:
     """A name safe to show anywhere: no control or bidi-override characters, trimmed."""
     if not raw:
         return ""
-    clean = "".join(ch for ch in unicodedata.normalize("NFC", raw)
-                    if unicodedata.category(ch) not in _UNSAFE)
+    clean = "".join(_safe(ch) for ch in unicodedata.normalize("NFC", raw))
     return " ".join(clean.split())[:MAX_NAME]
+
+
+def _safe(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category in _BREAKS:
+        return " "  # "Anna\nSchmidt" stays two words
+    return "" if category in _UNSAFE else ch
 
 
 def capabilities(data: dict[str, Any], key: str = "capabilities") -> Capabilities:

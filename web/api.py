@@ -9,6 +9,7 @@ import re
 import time
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -20,10 +21,11 @@ from broker.types import Channel, CustomerRef, Role, SessionId, TeamId
 from signaling.ratelimit import TokenBucket
 from web.keys import SERVICE, SETTINGS
 
-_CUSTOMER_REF = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_TEAM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_SESSION = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_TEAM = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
 CODE_ATTEMPTS_PER_MINUTE = 10
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def staff(request: web.Request, *roles: Role) -> StaffPrincipal:
@@ -73,7 +75,7 @@ def _time(value: Any, key: str, default: float) -> float:
 
 def _session_id(request: web.Request) -> SessionId:
     raw = request.match_info["session"]
-    if not _SESSION.match(raw):
+    if not _SESSION.fullmatch(raw):
         raise BadInput("not a session id")
     return SessionId(raw)
 
@@ -100,7 +102,7 @@ async def create_session(request: web.Request) -> web.Response:
     who = staff(request, Role.COUNSELLOR)
     d = await body(request, {"customer_ref", "planned_start", "planned_channel", "team"})
     ref = d.get("customer_ref")
-    if not isinstance(ref, str) or not _CUSTOMER_REF.match(ref):
+    if not isinstance(ref, str) or not _CUSTOMER_REF.fullmatch(ref):
         raise BadInput("customer_ref must be a pseudonymous reference (letters, digits, .-_:)")
     channel = d.get("planned_channel", "video")
     if channel not in {c.value for c in Channel}:
@@ -110,7 +112,7 @@ async def create_session(request: web.Request) -> web.Response:
         if len(who.teams) != 1:
             raise BadInput("team is required for staff in several teams")
         team = next(iter(who.teams))
-    if not isinstance(team, str) or not _TEAM.match(team):
+    if not isinstance(team, str) or not _TEAM.fullmatch(team):
         raise BadInput("team must be a team id")
     service = request.app[SERVICE]
     start = _time(d.get("planned_start"), "planned_start", service.now())
@@ -131,7 +133,8 @@ async def list_sessions(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     live = [session_json(s) for s in await service.sessions_of(who.staff_id)]
     now = service.now()
-    day_start = now - (now % 86400)
+    today = datetime.fromtimestamp(now, BERLIN).replace(hour=0, minute=0, second=0, microsecond=0)
+    day_start = today.timestamp()
     closed = await service.contacts.contacts(day_start, now + 1, counsellor=who.staff_id)
     return web.json_response({"sessions": live, "closed_today": closed})
 

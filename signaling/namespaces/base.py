@@ -16,6 +16,9 @@ from broker.errors import BadInput, BrokerError, ErrorCode
 from signaling.context import Conn, Context
 
 log = logging.getLogger("signaling.events")
+# A connected client can send an event with any name, these included: they must never
+# reach the lifecycle handlers (a fake "disconnect" would mark a party gone).
+_LIFECYCLE = frozenset({"connect", "disconnect"})
 
 
 class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -25,9 +28,10 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.conns: dict[str, Conn] = {}
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect"):
-            return await super().trigger_event(event, *args)
         sid = args[0]
+        if event in _LIFECYCLE and not self.server.manager.is_connected(sid, self.namespace):
+            # the real ones: socket.io calls them while the socket is (dis)connecting
+            return await super().trigger_event(event, *args)
         conn = self.conns.get(sid)
         if conn is None:
             return None

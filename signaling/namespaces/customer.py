@@ -49,6 +49,8 @@ class CustomerNamespace(RoleNamespace):
 
     def _welcome(self, s: Session, device: str) -> dict[str, Any]:
         view = s.view(Role.CUSTOMER)
+        if s.state is not State.ACTIVE:  # before admission: is the counsellor signed in?
+            view["counsellor_present"] = self.ctx.service.staff_is_online(s.counsellor)
         view["device"] = device
         view["role"] = str(Role.CUSTOMER)
         if s.state is State.ACTIVE:

@@ -32,10 +32,9 @@ class SupervisorNamespace(RoleNamespace):
             log.info("supervisor connect refused: %s", err.code)
             raise refuse(err) from None
         self.conns[sid] = Conn(Role.SUPERVISOR, self.ctx.bucket(), staff=who)
-        if who.has(Role.ADMIN):
-            await self.enter_room(sid, ALL_TEAMS)
-        for team in who.teams:
-            await self.enter_room(sid, team_room(team))
+        rooms = [ALL_TEAMS] if who.has(Role.ADMIN) else [team_room(t) for t in who.teams]
+        for room in rooms:
+            await self.enter_room(sid, room)
         await self.emit("load", self._snapshot(conn=self.conns[sid]), to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

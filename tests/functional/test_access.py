@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -139,3 +140,17 @@ async def test_counsellor_cannot_signal_before_admission(broker: Broker) -> None
                                            "sdp": SDP})
     assert ack["error"]["code"] == "not_admitted"
     assert customer.pending("signal") == 0
+
+
+async def test_link_is_bound_from_the_first_connect(broker: Broker) -> None:
+    """Even before joining the waiting room, a second device cannot take the link over."""
+    created = await broker.create_session(broker.staff_token())
+    first = await broker.customer(created["customer_token"])
+    device = (await first.next("welcome"))["device"]
+    refusal = await broker.peer("/customer", {"token": created["customer_token"]}).refused()
+    assert refusal["code"] == "link_in_use"
+    await first.close()
+    await asyncio.sleep(0.1)
+    # once the first device has gone (and never joined), the link may move to another device
+    second = await broker.customer(created["customer_token"])
+    assert (await second.next("welcome"))["device"] != device

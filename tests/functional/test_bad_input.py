@@ -128,3 +128,24 @@ async def test_access_code_guessing_is_rate_limited(broker: Broker) -> None:
         statuses.append(status)
     assert statuses[:10] == [404] * 10
     assert statuses[-1] == 429
+
+
+async def test_client_sent_lifecycle_events_are_refused(broker: Broker) -> None:
+    """A client emitting "disconnect" or "connect" must not fake leaving or a second login."""
+    created, counsellor, customer = await active_pair(broker)
+    staff_welcomes = sum(1 for e, _ in counsellor.seen if e == "welcome")
+    while counsellor.pending("peer_presence"):  # the customer's arrival, long ago
+        assert (await counsellor.next("peer_presence"))["present"] is True
+    for peer, payload in ((customer, None), (counsellor, {"session": created["session"]})):
+        for event in ("disconnect", "connect"):
+            ack = await peer.call(event, payload)
+            assert ack["error"]["code"] == "unknown_event", (event, ack)
+    await asyncio.sleep(0.1)
+    assert counsellor.pending("peer_presence") == 0, "nobody was reported gone"
+    assert sum(1 for e, _ in counsellor.seen if e == "welcome") == staff_welcomes
+    s = await broker.service.get(created["session"])
+    assert s.customer.connected and s.staff.connected
+    # the counsellor still goes offline when the console really closes
+    await counsellor.close()
+    assert (await customer.next("peer_presence"))["present"] is False
+    assert not broker.service.staff_is_online(s.counsellor)

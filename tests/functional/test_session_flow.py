@@ -186,6 +186,8 @@ async def test_reconnect_inside_grace_resumes(make_broker: MakeBroker) -> None:
     broker = await make_broker(grace_seconds=5)
     created, counsellor, customer = await active_pair(broker)
     device = (customer.seen[0][1])["device"]
+    first = await counsellor.next("peer_presence")
+    assert first["present"] is True, "opening the link shows the customer as present"
     await customer.close()
     gone = await counsellor.next("peer_presence")
     assert gone == {"session": created["session"], "role": "customer", "present": False}
