@@ -60,8 +60,11 @@ async def vendor(request: web.Request) -> web.StreamResponse:
     path = SOCKET_IO_DIST / name
     if not path.is_file():
         log.warning("%s not found: run `npm install --prefix web` to set up the pages", path)
-        return web.Response(status=503, text=SETUP_HINT + "\n",
-                            headers={"Retry-After": "60", "Cache-Control": "no-store"})
+        return web.Response(
+            status=503,
+            text=SETUP_HINT + "\n",
+            headers={"Retry-After": "60", "Cache-Control": "no-store"},
+        )
     return web.FileResponse(
         path, headers={"Content-Type": content_type, "Cache-Control": "public, max-age=3600"}
     )

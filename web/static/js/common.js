@@ -88,16 +88,21 @@ export function minutes(seconds) {
 }
 
 /**
- * A staff token: from the fragment `#token=...` (then removed from the address bar),
- * otherwise the one kept in sessionStorage for this tab.
+ * A staff token for `page`: from the fragment `#token=...` (then removed from the address
+ * bar), otherwise the one kept in sessionStorage for this tab.
  */
-export function staffToken() {
+export function staffToken(page) {
+  const key = `cb.token.${page}`;
   const match = /^#token=([^&]+)/.exec(location.hash);
   if (match) {
-    sessionStorage.setItem("cb.staffToken", decodeURIComponent(match[1]));
+    sessionStorage.setItem(key, decodeURIComponent(match[1]));
     history.replaceState(null, "", location.pathname + location.search);
   }
-  return sessionStorage.getItem("cb.staffToken");
+  return sessionStorage.getItem(key);
+}
+
+export function forgetStaffToken(page) {
+  sessionStorage.removeItem(`cb.token.${page}`);
 }
 
 /**
@@ -106,7 +111,12 @@ export function staffToken() {
  */
 export function connect(namespace, auth) {
   if (typeof window.io !== "function") {
-    throw new Error("socket.io client missing");
+    const error = document.getElementById("error");
+    if (error) {
+      error.textContent =
+        "Die Seite konnte nicht vollständig geladen werden. Bitte versuchen Sie es später noch einmal.";
+    }
+    throw new Error("socket.io client missing: run `npm install --prefix web` on the server");
   }
   return window.io(location.origin + namespace, {
     auth: (cb) => cb({ ...auth(), v: PROTOCOL }),
