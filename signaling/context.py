@@ -10,8 +10,10 @@ import socketio
 from broker.config import Settings
 from broker.credentials import CustomerPrincipal, StaffPrincipal
 from broker.service import SessionService
+from broker.session import Session
 from broker.types import Role, SessionId
 from signaling.ratelimit import TokenBucket
+from signaling.rooms import staff_room
 
 
 @dataclass
@@ -36,6 +38,15 @@ class Context:
     sio: socketio.AsyncServer
     # the socket currently speaking for each session's customer (a newer one replaces it)
     customer_sid: dict[SessionId, str] = field(default_factory=dict)
+    # the console tab holding each call, and the staff sockets connected to this process
+    call_sid: dict[SessionId, str] = field(default_factory=dict)
+    staff_sids: set[str] = field(default_factory=set)
+
+    def counsellor_target(self, s: Session) -> str:
+        """Where the customer's signals go: the tab holding the call, or (after that tab
+        reloaded) every tab of the counsellor, until one of them signals back."""
+        sid = self.call_sid.get(s.id)
+        return sid if sid is not None and sid in self.staff_sids else staff_room(s.counsellor)
 
     def bucket(self) -> TokenBucket:
         return TokenBucket(self.settings.events_per_second, self.settings.event_burst)

@@ -15,9 +15,7 @@ from broker.events import Notify
 from broker.session import Session
 from broker.types import Channel, TeamId
 from signaling.context import Context
-from signaling.namespaces.customer import customer_room
-from signaling.namespaces.staff import staff_room
-from signaling.namespaces.supervisor import ALL_TEAMS, team_room
+from signaling.rooms import ALL_TEAMS, customer_room, staff_room, team_room
 
 log = logging.getLogger("signaling.effects")
 
@@ -30,9 +28,14 @@ class Emitter:
         data = self._enrich(note.event, note.data)
         sio = self.ctx.sio
         if note.to in ("counsellor", "both"):
-            await sio.emit(note.event, data, to=staff_room(s.counsellor), namespace="/staff")
+            # `start` makes a tab create the offer: only the tab that admitted gets it
+            to = self.ctx.counsellor_target(s) if note.event == "start" else staff_room(
+                s.counsellor)
+            await sio.emit(note.event, data, to=to, namespace="/staff")
         if note.to in ("customer", "both"):
             await sio.emit(note.event, data, to=customer_room(s.id), namespace="/customer")
+        if note.event == "ended":
+            self.ctx.call_sid.pop(s.id, None)
         log.debug("session %s: %s to %s", s.id, note.event, note.to)
 
     def _enrich(self, event: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -8,17 +8,14 @@ from typing import Any
 from broker.errors import AccessDenied, BrokerError, ErrorCode
 from broker.events import CustomerJoined, Leave, MediaReported, SwitchChannel
 from broker.session import Session
-from broker.types import Role, SessionId, State
+from broker.types import Role, State
 from signaling import schemas
 from signaling.auth import read_auth, refuse
 from signaling.context import Conn
 from signaling.namespaces.base import RoleNamespace
+from signaling.rooms import customer_room
 
 log = logging.getLogger("signaling.customer")
-
-
-def customer_room(session_id: SessionId) -> str:
-    return f"cust:{session_id}"
 
 
 class CustomerNamespace(RoleNamespace):
@@ -78,7 +75,8 @@ class CustomerNamespace(RoleNamespace):
         message = schemas.signal(data, with_session=False)
         s = await self._session(sid, conn, admitted=True)
         message["session"] = s.id
-        await self.ctx.sio.emit("signal", message, to=f"staff:{s.counsellor}", namespace="/staff")
+        await self.ctx.sio.emit("signal", message, to=self.ctx.counsellor_target(s),
+                                namespace="/staff")
 
     async def handle_switch_channel(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         to = schemas.channel(schemas.payload(data, {"to"}))

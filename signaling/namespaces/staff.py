@@ -16,18 +16,14 @@ from broker.events import (
     SwitchChannel,
 )
 from broker.session import Session
-from broker.types import Role, StaffId, State
+from broker.types import Role, State
 from signaling import schemas
 from signaling.auth import read_auth, refuse
 from signaling.context import Conn
 from signaling.namespaces.base import RoleNamespace
-from signaling.namespaces.customer import customer_room
+from signaling.rooms import customer_room, staff_room
 
 log = logging.getLogger("signaling.staff")
-
-
-def staff_room(staff_id: StaffId) -> str:
-    return f"staff:{staff_id}"
 
 
 class StaffNamespace(RoleNamespace):
@@ -42,12 +38,14 @@ class StaffNamespace(RoleNamespace):
             log.info("staff connect refused: %s", err.code)
             raise refuse(err) from None
         self.conns[sid] = Conn(Role.COUNSELLOR, self.ctx.bucket(), staff=who)
+        self.ctx.staff_sids.add(sid)
         await self.enter_room(sid, staff_room(who.staff_id))
         sessions = await service.staff_connect(who)
         await self.emit("welcome", self._welcome(who, sessions), to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self.conns.pop(sid, None)
+        self.ctx.staff_sids.discard(sid)
         if conn is not None and conn.staff is not None:
             await self.ctx.service.staff_disconnect(conn.staff)
 
@@ -76,12 +74,14 @@ class StaffNamespace(RoleNamespace):
         d = schemas.payload(data, {"session", "capabilities"})
         caps = schemas.capabilities(d)
         s = await self._own(conn, d, active=False)
+        self.ctx.call_sid[s.id] = sid  # this tab holds the call; others only watch
         s = await self.ctx.service.apply(s.id, Admit(caps))
         return {"channel": str(s.channel)}
 
     async def handle_signal(self, sid: str, conn: Conn, data: Any) -> None:
         message = schemas.signal(data, with_session=True)
         s = await self._own(conn, data, active=True)
+        self.ctx.call_sid[s.id] = sid  # the tab that signals is the one holding the call
         message["session"] = s.id
         await self.ctx.sio.emit("signal", message, to=customer_room(s.id), namespace="/customer")
 

@@ -6,18 +6,14 @@ import logging
 from typing import Any
 
 from broker.errors import AccessDenied, BrokerError, ErrorCode
-from broker.types import Role, TeamId
+from broker.types import Role
 from signaling import schemas
 from signaling.auth import read_auth, refuse
 from signaling.context import Conn
 from signaling.namespaces.base import RoleNamespace
+from signaling.rooms import ALL_TEAMS, team_room
 
 log = logging.getLogger("signaling.supervisor")
-ALL_TEAMS = "sup:*"
-
-
-def team_room(team: TeamId) -> str:
-    return f"sup:{team}"
 
 
 class SupervisorNamespace(RoleNamespace):

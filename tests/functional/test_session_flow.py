@@ -273,3 +273,34 @@ async def test_roles_see_their_own(broker: Broker) -> None:
     other_lead = broker.staff_token("s9", Role.SUPERVISOR, ("t9",))
     status, load = await broker.http("GET", "/api/load", other_lead)
     assert status == 200 and "t1" not in load["teams"]
+
+
+async def test_two_console_tabs_one_call(broker: Broker) -> None:
+    """A counsellor with two tabs open: the admitting tab holds the call, the other watches;
+    when the holding tab goes away, the next tab that signals takes the call over."""
+    staff = broker.staff_token()
+    created = await broker.create_session(staff)
+    sid = created["session"]
+    tab_a, tab_b = await broker.counsellor(staff), await broker.counsellor(staff)
+    customer = await broker.customer(created["customer_token"])
+    await customer.call("join", {"name": "B"})
+    for tab in (tab_a, tab_b):
+        await tab.next("customer_waiting")
+    await tab_a.call("admit", {"session": sid})
+    await tab_a.next("start")
+    await customer.call("signal", {"type": "answer", "sdp": SDP})
+    assert (await tab_a.next("signal"))["type"] == "answer"
+    await customer.call("switch_channel", {"to": "audio"})
+    assert (await tab_b.next("channel"))["channel"] == "audio", "the other tab still watches"
+    assert tab_b.pending("start") == 0 and tab_b.pending("signal") == 0
+
+    await tab_a.close()
+    await customer.call("signal", {"type": "bye"})
+    assert (await tab_b.next("signal"))["type"] == "bye"
+    await tab_b.call("signal", {"session": sid, "type": "offer", "sdp": SDP})
+    assert (await customer.next("signal"))["type"] == "offer"
+    tab_c = await broker.counsellor(staff)
+    await customer.call("signal", {"type": "answer", "sdp": SDP})
+    assert (await tab_b.next("signal"))["type"] == "answer"
+    await asyncio.sleep(0.1)
+    assert tab_c.pending("signal") == 0
