@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections import Counter
@@ -25,7 +26,7 @@ from broker.credentials import (
     new_device_secret,
     new_session_id,
 )
-from broker.errors import AccessDenied, BrokerError, Conflict, ErrorCode, NotFound
+from broker.errors import AccessDenied, BadInput, BrokerError, Conflict, ErrorCode, NotFound
 from broker.events import (
     Closed,
     Disconnected,
@@ -47,6 +48,7 @@ from broker.types import Channel, CustomerRef, Kind, Role, SessionId, StaffId, S
 log = logging.getLogger("broker.session")
 
 NotifySink = Callable[[Session, Notify], Awaitable[None]]
+MAX_PLANNING_AHEAD = 366 * 86400.0
 _VOLATILE = ("version", "last_event_at")
 
 
@@ -111,6 +113,7 @@ class SessionService:
         self._lock = _KeyedLock()
         self._timers: dict[SessionId, asyncio.TimerHandle] = {}
         self._staff_sockets: Counter[StaffId] = Counter()
+        self._customer_epoch: dict[SessionId, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.node = node or uuid.uuid4().hex[:12]
 
@@ -133,7 +136,10 @@ class SessionService:
         if team not in staff.teams and not staff.has(Role.ADMIN):
             raise AccessDenied(ErrorCode.FORBIDDEN, "not a member of that team")
         now = self.now()
+        if not math.isfinite(planned_start) or abs(planned_start - now) > MAX_PLANNING_AHEAD:
+            raise BadInput("planned_start must lie within a year of now")
         sid = new_session_id()
+        token, expires = self._customer_token(sid, planned_start, now)
         for nonce in range(32):
             code = derive_access_code(self.issuer, sid, nonce)
             if await self.store.set_code(self._code_hash(code), sid):
@@ -149,8 +155,6 @@ class SessionService:
         await self.store.put(s, None)
         self._load_changed(None, s)
         self._arm(s)
-        expires = max(planned_start, now) + self._link_valid_after_start
-        token = self.issuer.customer_token(sid, now, expires)
         log.info("session %s created team=%s channel=%s", sid, team, planned_channel)
         return CreatedSession(s, code, token, expires)
 
@@ -173,13 +177,17 @@ class SessionService:
         return sid
 
     def customer_token(self, s: Session) -> tuple[str, float]:
-        now = self.now()
-        expires = max(s.planned_start, now) + self._link_valid_after_start
-        return self.issuer.customer_token(s.id, now, expires), expires
+        return self._customer_token(s.id, s.planned_start, self.now())
+
+    def _customer_token(self, sid: SessionId, planned_start: float, now: float
+                        ) -> tuple[str, float]:
+        expires = max(planned_start, now) + self._link_valid_after_start
+        return self.issuer.customer_token(sid, now, expires), expires
 
     def require_counsellor(self, staff: StaffPrincipal, s: Session) -> None:
-        """Only the session's own counsellor (or an admin) acts on it."""
-        if s.counsellor != staff.staff_id and not staff.has(Role.ADMIN):
+        """Only the session's own counsellor acts on it: the call, its notices and its
+        presence all belong to that counsellor's console (admins included, no exception)."""
+        if s.counsellor != staff.staff_id:
             raise AccessDenied(ErrorCode.FORBIDDEN, "this session belongs to someone else")
 
     def _code_hash(self, code: str) -> str:
@@ -188,8 +196,18 @@ class SessionService:
     # ------------------------------------------------------------ applying inputs
 
     async def apply(self, session_id: SessionId, event: Input) -> Session:
+        """Apply one input; a refusal raises for the caller to report."""
         async with self._lock(session_id):
             return await self._apply_locked(session_id, event)
+
+    async def _apply_if(
+        self, session_id: SessionId, event: Input, only_if: Callable[[], bool]
+    ) -> None:
+        """Apply only if `only_if` still holds once the session is ours: a disconnect queued
+        behind a newer connect of the same party must not win."""
+        async with self._lock(session_id):
+            if only_if():
+                await self._apply_locked(session_id, event)
 
     async def _apply_locked(self, session_id: SessionId, event: Input) -> Session:
         before = await self.get(session_id)
@@ -209,18 +227,22 @@ class SessionService:
         for effect in effects:
             if isinstance(effect, Closed):
                 await self._close(s)
-        # tell people only once the change is durable
+        if not s.state.terminal:
+            self._arm(s)
+        # tell people only once the change is durable; one failed emit spoils no other
         if self.notify is not None:
             for effect in effects:
                 if isinstance(effect, Notify):
-                    await self.notify(s, effect)
-        if not s.state.terminal:
-            self._arm(s)
+                    try:
+                        await self.notify(s, effect)
+                    except Exception:
+                        log.exception("session %s: notice %s failed", s.id, effect.event)
 
     async def _close(self, s: Session) -> None:
         record = record_of(s)
         written = await self.contacts.close_session(record)
         await self.store.remove(s.id)
+        self._customer_epoch.pop(s.id, None)
         self._disarm(s.id)
         log.info(
             "session %s closed state=%s reason=%s written=%s seconds=%s",
@@ -231,8 +253,9 @@ class SessionService:
 
     async def customer_connect(
         self, session_id: SessionId, device_secret: str | None
-    ) -> tuple[Session, str]:
-        """Bind the link to this device, or check it is the bound one; returns its secret."""
+    ) -> tuple[Session, str, int]:
+        """Bind the link to this device, or check it is the bound one. Returns the device
+        secret and the connection's epoch: only the newest connection may later say it left."""
         async with self._lock(session_id):
             s = await self.get(session_id)
             bound = await self.store.device(session_id)
@@ -247,11 +270,15 @@ class SessionService:
                 raise AccessDenied(
                     ErrorCode.LINK_IN_USE, "this link is already in use on another device"
                 )
+            epoch = self._customer_epoch[session_id] = self._customer_epoch.get(session_id, 0) + 1
             s = await self._apply_locked(session_id, Reconnected(Role.CUSTOMER))
-            return s, secret
+            return s, secret, epoch
 
-    async def customer_disconnect(self, session_id: SessionId) -> None:
-        await self._apply_quietly(session_id, Disconnected(Role.CUSTOMER))
+    async def customer_disconnect(self, session_id: SessionId, epoch: int) -> None:
+        def still_newest() -> bool:
+            return self._customer_epoch.get(session_id) == epoch
+
+        await self._apply_quietly(session_id, Disconnected(Role.CUSTOMER), still_newest)
 
     async def staff_connect(self, staff: StaffPrincipal) -> list[Session]:
         self._staff_sockets[staff.staff_id] += 1
@@ -260,7 +287,8 @@ class SessionService:
             self._signal_load()
             for s in await self.sessions_of(staff.staff_id):
                 if s.state is State.ACTIVE:
-                    await self._apply_quietly(s.id, Reconnected(Role.COUNSELLOR))
+                    await self._apply_quietly(s.id, Reconnected(Role.COUNSELLOR),
+                                              lambda: self.staff_is_online(staff.staff_id))
         return await self.sessions_of(staff.staff_id)
 
     async def staff_disconnect(self, staff: StaffPrincipal) -> None:
@@ -272,17 +300,25 @@ class SessionService:
         self._signal_load()
         for s in await self.sessions_of(staff.staff_id):
             if s.state is State.ACTIVE:
-                await self._apply_quietly(s.id, Disconnected(Role.COUNSELLOR))
+                await self._apply_quietly(s.id, Disconnected(Role.COUNSELLOR),
+                                          lambda: not self.staff_is_online(staff.staff_id))
 
     def staff_is_online(self, staff_id: StaffId) -> bool:
         return self._staff_sockets[staff_id] > 0
 
-    async def _apply_quietly(self, session_id: SessionId, event: Input) -> None:
+    async def _apply_quietly(
+        self, session_id: SessionId, event: Input, only_if: Callable[[], bool] | None = None
+    ) -> None:
         """For inputs nobody waits on (timers, disconnects): log refusals, never raise."""
         try:
-            await self.apply(session_id, event)
-        except (NotFound, BrokerError) as exc:
+            if only_if is None:
+                await self.apply(session_id, event)
+            else:
+                await self._apply_if(session_id, event, only_if)
+        except BrokerError as exc:
             log.debug("session %s: %s ignored (%s)", session_id, type(event).__name__, exc.code)
+        except Exception:
+            log.exception("session %s: %s failed", session_id, type(event).__name__)
 
     # ------------------------------------------------------------ deadlines
 
@@ -325,8 +361,8 @@ class SessionService:
         for sid, events in (await self.contacts.unfinished()).items():
             try:
                 outcome = await self._recover_one(SessionId(sid), events, last_alive)
-            except (BrokerError, KeyError, ValueError, TypeError) as exc:
-                log.error("session %s could not be recovered: %s", sid, exc)
+            except Exception as exc:  # one bad stream must not keep the broker down
+                log.error("session %s could not be recovered: %s", sid, type(exc).__name__)
                 outcome = "failed"
             counts[outcome] += 1
         if counts:

@@ -49,6 +49,9 @@ from broker.types import (
     TeamId,
 )
 
+# What a counsellor may give as the outcome of a call they end.
+OUTCOMES = (EndReason.COMPLETED, EndReason.CONNECTION_FAILED, EndReason.CUSTOMER_LEFT)
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -109,6 +112,7 @@ class Session:
     channel: Channel | None = None
     media_up: bool = False
     fallback_used: bool = False
+    fallback_offered: bool = False  # the phone was proposed after a failure, not yet answered
     segments: list[Segment] = field(default_factory=list)
 
     # ------------------------------------------------------------ driving
@@ -277,12 +281,14 @@ def _media(s: Session, ev: MediaReported, now: float) -> list[Effect]:
         return [note]  # a late report from a peer connection we have already left
     if ev.connected:
         s.media_up = True
+        s.fallback_offered = False
         if s.open_segment is None:
             s._open_segment(now)
         return [note]
-    if not s.media_up and s.open_segment is None and s.media_connected_at is not None:
-        return [note]  # already failed and proposed
+    if s.fallback_offered:
+        return [note]  # the other side's report of the same failure
     s.media_up = False
+    s.fallback_offered = True
     s._close_segment(now)
     proposal = {"session": s.id, "to": str(Channel.PHONE), "reason": "media_failed"}
     return [note, Notify("both", "fallback_proposed", proposal)]
@@ -295,7 +301,11 @@ def _switch(s: Session, ev: SwitchChannel, now: float) -> list[Effect]:
     refusal = ladder.may_switch(ev.role, s.channel, ev.to, s.counsellor_caps, s.customer_caps)
     if refusal is not None:
         raise BrokerError(ErrorCode.CHANNEL_NOT_ALLOWED, refusal)
+    if ev.to.webrtc and not s.customer.connected:
+        # from the phone back to the browser: only if the customer's page is there
+        raise BrokerError(ErrorCode.CONFLICT, "the customer's page is not connected right now")
     was_webrtc_up = s.channel.webrtc and s.media_up
+    s.fallback_offered = False
     s._close_segment(now)
     s._set_channel(ev.to)
     if ev.to.webrtc and was_webrtc_up:
@@ -341,8 +351,7 @@ def _leave_call(s: Session, ev: Leave, now: float) -> list[Effect]:
 
 
 def _end(s: Session, ev: End, now: float) -> list[Effect]:
-    if ev.reason not in (EndReason.COMPLETED, EndReason.CONNECTION_FAILED,
-                         EndReason.CUSTOMER_LEFT):
+    if ev.reason not in OUTCOMES:
         raise BrokerError(ErrorCode.BAD_REQUEST, f"{ev.reason} is not an outcome to end with")
     return s._finish(State.ENDED, ev.reason, now)
 
@@ -452,6 +461,7 @@ def session_to_dict(s: Session) -> dict[str, Any]:
         "end_reason": None if s.end_reason is None else str(s.end_reason),
         "channel": None if s.channel is None else str(s.channel),
         "media_up": s.media_up, "fallback_used": s.fallback_used,
+        "fallback_offered": s.fallback_offered,
         "segments": [[str(g.channel), g.start, g.end] for g in s.segments],
     }
 
@@ -472,6 +482,7 @@ def session_from_dict(d: dict[str, Any], policy: Policy) -> Session:
         end_reason=None if d["end_reason"] is None else EndReason(d["end_reason"]),
         channel=None if d["channel"] is None else Channel(d["channel"]),
         media_up=d["media_up"], fallback_used=d["fallback_used"],
+        fallback_offered=d["fallback_offered"],
         segments=[Segment(Channel(c), a, b) for c, a, b in d["segments"]],
     )
 

@@ -24,6 +24,7 @@ class Conn:
     bucket: TokenBucket
     staff: StaffPrincipal | None = None
     customer: CustomerPrincipal | None = None
+    epoch: int = 0  # a customer's connection number for its session (newest wins)
 
     @property
     def session_id(self) -> SessionId:
@@ -37,7 +38,7 @@ class Context:
     settings: Settings
     sio: socketio.AsyncServer
     # the socket currently speaking for each session's customer (a newer one replaces it)
-    customer_sid: dict[SessionId, str] = field(default_factory=dict)
+    customer_sid: dict[SessionId, tuple[int, str]] = field(default_factory=dict)
     # the console tab holding each call, and the staff sockets connected to this process
     call_sid: dict[SessionId, str] = field(default_factory=dict)
     staff_sids: set[str] = field(default_factory=set)

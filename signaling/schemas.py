@@ -12,6 +12,7 @@ from typing import Any
 
 from broker.errors import BadInput, ErrorCode
 from broker.events import Capabilities
+from broker.session import OUTCOMES
 from broker.types import PROTOCOL_VERSION, Channel, EndReason, SessionId
 
 MAX_SDP = 64 * 1024
@@ -19,8 +20,7 @@ MAX_CANDIDATE = 2 * 1024
 MAX_NAME = 64
 LANGUAGES = ("de", "en", "tr", "ar", "uk")
 SIGNAL_TYPES = ("offer", "answer", "candidate", "bye")
-OUTCOMES = (EndReason.COMPLETED, EndReason.CONNECTION_FAILED, EndReason.CUSTOMER_LEFT)
-_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 # control characters and the bidi overrides/isolates that can disguise a name
 _UNSAFE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 _BREAKS = {"Cc", "Zl", "Zp"}
@@ -50,14 +50,14 @@ def text(data: dict[str, Any], key: str, limit: int, *, required: bool = True) -
         return None
     if not isinstance(value, str):
         raise BadInput(f"{key} must be a string")
-    if len(value) > limit:
-        raise BadInput(f"{key} is longer than {limit} characters", ErrorCode.PAYLOAD_TOO_LARGE)
+    if len(value) > limit or len(value.encode("utf-8", "surrogatepass")) > limit:
+        raise BadInput(f"{key} is longer than {limit} bytes", ErrorCode.PAYLOAD_TOO_LARGE)
     return value
 
 
 def session_id(data: dict[str, Any]) -> SessionId:
     value = data.get("session")
-    if not isinstance(value, str) or not _SESSION_ID.fullmatch(value):
+    if not isinstance(value, str) or not SESSION_ID.fullmatch(value):
         raise BadInput("session must be a session id")
     return SessionId(value)
 

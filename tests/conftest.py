@@ -110,6 +110,8 @@ class Broker:
     async def http(self, method: str, path: str, token: str | None = None,
                    json: Any = None, data: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if data is not None:
+            headers["Content-Type"] = "application/json"  # raw JSON text, sent as is
         async with aiohttp.ClientSession() as http, http.request(
             method, self.url + path, json=json, data=data, headers=headers
         ) as resp:

@@ -5,6 +5,8 @@ Bodies are JSON objects of known fields; anything else is a 400 with a code.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import time
 from datetime import datetime
@@ -17,13 +19,13 @@ from broker.credentials import StaffPrincipal, normalise_access_code
 from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode
 from broker.events import Cancel
 from broker.session import Session
-from broker.types import Channel, CustomerRef, Role, SessionId, TeamId
+from broker.types import PROTOCOL_VERSION, Channel, CustomerRef, Role, SessionId, TeamId
 from signaling.ratelimit import TokenBucket
+from signaling.schemas import LANGUAGES, SESSION_ID
 from web.keys import SERVICE, SETTINGS
 
 _CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _TEAM = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
 CODE_ATTEMPTS_PER_MINUTE = 10
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -45,7 +47,7 @@ async def body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise BadInput("send application/json")
     try:
-        data = await request.json()
+        data = json.loads(await request.text(), parse_constant=_no_constants)
     except ValueError:
         raise BadInput("the body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -56,10 +58,16 @@ async def body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
     return data
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json would take NaN and Infinity
+
+
 def _time(value: Any, key: str, default: float) -> float:
     if value is None:
         return default
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise BadInput(f"{key} must be a finite time")
         return float(value)
     if isinstance(value, str) and len(value) <= 40:
         try:
@@ -75,7 +83,7 @@ def _time(value: Any, key: str, default: float) -> float:
 
 def _session_id(request: web.Request) -> SessionId:
     raw = request.match_info["session"]
-    if not _SESSION.fullmatch(raw):
+    if not SESSION_ID.fullmatch(raw):
         raise BadInput("not a session id")
     return SessionId(raw)
 
@@ -265,8 +273,8 @@ async def health(request: web.Request) -> web.Response:
 async def client_config(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     return web.json_response(
-        {"protocol": 1, "hotline": settings.hotline_number,
-         "languages": ["de", "en", "tr", "ar", "uk"]}
+        {"protocol": PROTOCOL_VERSION, "hotline": settings.hotline_number,
+         "languages": list(LANGUAGES)}
     )
 
 

@@ -22,46 +22,57 @@ from broker.record import ContactRecord
 
 T = TypeVar("T")
 
-# Each entry moves the schema one version up; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE session_events (
-        session_id TEXT NOT NULL,
-        seq        INTEGER NOT NULL,
-        at         REAL NOT NULL,
-        data       TEXT NOT NULL,
-        PRIMARY KEY (session_id, seq)
-    );
-    CREATE TABLE contacts (
-        session_id         TEXT PRIMARY KEY,
-        team               TEXT NOT NULL,
-        counsellor         TEXT NOT NULL,
-        customer_ref       TEXT NOT NULL,
-        kind               TEXT NOT NULL,
-        state              TEXT NOT NULL,
-        planned_channel    TEXT NOT NULL,
-        planned_start      REAL NOT NULL,
-        created_at         REAL NOT NULL,
-        joined_at          REAL,
-        admitted_at        REAL,
-        media_connected_at REAL,
-        ended_at           REAL NOT NULL,
-        end_reason         TEXT NOT NULL,
-        video_seconds      REAL NOT NULL,
-        audio_seconds      REAL NOT NULL,
-        phone_seconds      REAL NOT NULL,
-        waiting_seconds    REAL,
-        setup_seconds      REAL,
-        fallback_used      INTEGER NOT NULL,
-        segments           TEXT NOT NULL
-    );
-    CREATE INDEX contacts_by_team_end ON contacts (team, ended_at);
-    CREATE INDEX contacts_by_counsellor_end ON contacts (counsellor, ended_at);
-    CREATE TABLE heartbeat (
-        node TEXT PRIMARY KEY,
-        at   REAL NOT NULL
-    );
-    """,
+# Each entry moves the schema one version up, as a list of statements run in one transaction;
+# never edit one that has shipped.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE session_events (
+            session_id TEXT NOT NULL,
+            seq        INTEGER NOT NULL,
+            at         REAL NOT NULL,
+            data       TEXT NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        )
+        """,
+        """
+        CREATE TABLE contacts (
+            session_id         TEXT PRIMARY KEY,
+            team               TEXT NOT NULL,
+            counsellor         TEXT NOT NULL,
+            customer_ref       TEXT NOT NULL,
+            kind               TEXT NOT NULL,
+            state              TEXT NOT NULL,
+            planned_channel    TEXT NOT NULL,
+            planned_start      REAL NOT NULL,
+            created_at         REAL NOT NULL,
+            joined_at          REAL,
+            admitted_at        REAL,
+            media_connected_at REAL,
+            ended_at           REAL NOT NULL,
+            end_reason         TEXT NOT NULL,
+            video_seconds      REAL NOT NULL,
+            audio_seconds      REAL NOT NULL,
+            phone_seconds      REAL NOT NULL,
+            waiting_seconds    REAL,
+            setup_seconds      REAL,
+            fallback_used      INTEGER NOT NULL,
+            segments           TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE INDEX contacts_by_team_end ON contacts (team, ended_at)
+        """,
+        """
+        CREATE INDEX contacts_by_counsellor_end ON contacts (counsellor, ended_at)
+        """,
+        """
+        CREATE TABLE heartbeat (
+            node TEXT PRIMARY KEY,
+            at   REAL NOT NULL
+        )
+        """,
+    ),
 )
 
 _CONTACT_COLUMNS = (
@@ -99,12 +110,18 @@ def migrate(db: sqlite3.Connection) -> int:
     version = 0 if row is None else int(row[0])
     if version > len(MIGRATIONS):
         raise RuntimeError(f"database schema {version} is newer than this broker knows")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        with db:
-            for statement in filter(str.strip, script.split(";")):
+    for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+        # explicit: sqlite3 would otherwise commit each CREATE on its own
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
                 db.execute(statement)
             db.execute("DELETE FROM schema_version")
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
         version = number
     return version
 
@@ -131,8 +148,8 @@ class SqliteContactLog:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self._synchronous}")
             db.execute("PRAGMA busy_timeout=5000")
+            migrate(db)  # in autocommit mode: it opens its own transactions
             db.isolation_level = "DEFERRED"
-            migrate(db)
             self._db = db
 
         await asyncio.get_running_loop().run_in_executor(self._pool, connect)

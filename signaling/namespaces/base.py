@@ -49,11 +49,12 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             result = await handler(sid, conn, args[1] if len(args) > 1 else None)
             return {"ok": True, **(result or {})}
         except BrokerError as err:
-            log.info("refused %s from %s: %s", name, conn.role, err.code)
+            known = name if hasattr(self, f"handle_{name}") else "?"  # never echo client text
+            log.info("refused %s from %s: %s", known, conn.role, err.code)
             await self.emit("error", {**err.to_dict(), "event": name}, to=sid)
             return {"ok": False, "error": err.to_dict()}
         except Exception:
-            log.exception("event %s from %s failed", name, conn.role)
+            log.exception("event %s from %s failed", f"handle_{name}", conn.role)
             internal = BrokerError(ErrorCode.INTERNAL, "something went wrong on our side")
             await self.emit("error", {**internal.to_dict(), "event": name}, to=sid)
             return {"ok": False, "error": internal.to_dict()}

@@ -24,25 +24,30 @@ class CustomerNamespace(RoleNamespace):
         try:
             fields = read_auth(auth)
             who = service.issuer.check_customer(fields.get("token"), service.now())
-            s, device = await service.customer_connect(who.session_id, fields.get("device"))
+            s, device, epoch = await service.customer_connect(who.session_id,
+                                                              fields.get("device"))
         except BrokerError as err:
             log.info("customer connect refused: %s", err.code)
             raise refuse(err) from None
         previous = self.ctx.customer_sid.get(s.id)
-        self.ctx.customer_sid[s.id] = sid
-        self.conns[sid] = Conn(Role.CUSTOMER, self.ctx.bucket(), customer=who)
+        if previous is not None and previous[0] > epoch:  # a newer socket got there first
+            raise refuse(BrokerError(ErrorCode.LINK_IN_USE, "a newer connection holds the link"))
+        self.ctx.customer_sid[s.id] = (epoch, sid)
+        self.conns[sid] = Conn(Role.CUSTOMER, self.ctx.bucket(), customer=who, epoch=epoch)
         await self.enter_room(sid, customer_room(s.id))
-        if previous is not None and previous in self.conns:  # same device, newer socket
-            await self.disconnect(previous)
+        if previous is not None and previous[1] in self.conns:  # same device, newer socket
+            await self.disconnect(previous[1])
         await self.emit("welcome", self._welcome(s, device), to=sid)
         log.info("session %s customer connected", s.id)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self.conns.pop(sid, None)
-        if conn is None or self.ctx.customer_sid.get(conn.session_id) != sid:
+        if conn is None:
             return
-        del self.ctx.customer_sid[conn.session_id]
-        await self.ctx.service.customer_disconnect(conn.session_id)
+        if self.ctx.customer_sid.get(conn.session_id) == (conn.epoch, sid):
+            del self.ctx.customer_sid[conn.session_id]
+        # the service ignores this if a newer connection of the customer exists by now
+        await self.ctx.service.customer_disconnect(conn.session_id, conn.epoch)
 
     def _welcome(self, s: Session, device: str) -> dict[str, Any]:
         view = s.view(Role.CUSTOMER)
@@ -56,7 +61,7 @@ class CustomerNamespace(RoleNamespace):
         return view
 
     async def _session(self, sid: str, conn: Conn, *, admitted: bool) -> Session:
-        if self.ctx.customer_sid.get(conn.session_id) != sid:
+        if self.ctx.customer_sid.get(conn.session_id) != (conn.epoch, sid):
             raise AccessDenied(ErrorCode.LINK_IN_USE, "another device has taken over this link")
         s = await self.ctx.service.get(conn.session_id)
         if admitted and s.state is not State.ACTIVE:

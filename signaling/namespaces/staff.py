@@ -74,8 +74,16 @@ class StaffNamespace(RoleNamespace):
         d = schemas.payload(data, {"session", "capabilities"})
         caps = schemas.capabilities(d)
         s = await self._own(conn, d, active=False)
-        self.ctx.call_sid[s.id] = sid  # this tab holds the call; others only watch
-        s = await self.ctx.service.apply(s.id, Admit(caps))
+        previous = self.ctx.call_sid.get(s.id)
+        self.ctx.call_sid[s.id] = sid  # this tab holds the call (and gets `start`)
+        try:
+            s = await self.ctx.service.apply(s.id, Admit(caps))
+        except BrokerError:
+            if previous is None:  # a stale tab's admit must not steal the call
+                self.ctx.call_sid.pop(s.id, None)
+            else:
+                self.ctx.call_sid[s.id] = previous
+            raise
         return {"channel": str(s.channel)}
 
     async def handle_signal(self, sid: str, conn: Conn, data: Any) -> None:

@@ -146,8 +146,9 @@ async def test_sigkill_mid_call_closes_it_as_interrupted_exactly_once(
     assert status == 200 and body["end_reason"] == "interrupted"
 
 
-async def test_restart_in_process_recovers_the_same_way(tmp_path: Path) -> None:
-    """The same recovery, in process: a waiting customer's session returns as scheduled."""
+async def test_restart_brings_back_a_waiting_session_as_scheduled(tmp_path: Path) -> None:
+    """A restart on the same data (here a clean one: sessions are not closed on shutdown)
+    brings a waiting customer's session back as scheduled, with its code and its load."""
     from web.app import create_app
 
     settings = settings_for(tmp_path / "d")
@@ -159,7 +160,6 @@ async def test_restart_in_process_recovers_the_same_way(tmp_path: Path) -> None:
     c = await broker.customer(created["customer_token"])
     await c.call("join", {"name": "Y"})
     await c.close()
-    # simulate the crash: drop the server without closing sessions
     await first.close()
 
     second = TestServer(create_app(settings), host="127.0.0.1")

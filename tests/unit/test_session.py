@@ -1094,3 +1094,38 @@ def test_replay_then_interrupt_closes_at_the_last_known_moment() -> None:
         (Channel.VIDEO, CONNECTED, T0 + 300),
         (Channel.AUDIO, T0 + 300, T0 + 300),
     )
+
+
+# ---------------------------------------------------------------- found in review
+
+
+def test_step_up_from_phone_needs_the_customers_page() -> None:
+    """The customer closed the browser to talk on the phone: stepping back up is refused
+    (not an instant end of the call by an old grace deadline)."""
+    s = active_session()
+    s.handle(SwitchChannel(Role.COUNSELLOR, Channel.PHONE), T0 + 10)
+    s.handle(PhoneConnected(), T0 + 20)
+    s.handle(Disconnected(Role.CUSTOMER), T0 + 30)
+    assert s.next_deadline() is None
+    before = session_to_dict(s)
+    with pytest.raises(BrokerError) as caught:
+        s.handle(SwitchChannel(Role.COUNSELLOR, Channel.VIDEO), T0 + 900)
+    assert caught.value.code is ErrorCode.CONFLICT
+    assert session_to_dict(s) == before
+    s.handle(Reconnected(Role.CUSTOMER), T0 + 910)
+    s.handle(SwitchChannel(Role.COUNSELLOR, Channel.VIDEO), T0 + 911)
+    assert state_of(s) is State.ACTIVE and s.next_deadline() is None
+
+
+def test_fallback_is_proposed_once_per_failure() -> None:
+    """Both sides reporting one failure give one proposal; a later failure after a switch
+    gives another."""
+    s = active_session()
+    first = s.handle(MediaReported(Role.CUSTOMER, False), T0 + 5)
+    second = s.handle(MediaReported(Role.COUNSELLOR, False), T0 + 5.1)
+    assert len(notices(first, "fallback_proposed")) == 1
+    assert notices(second, "fallback_proposed") == []
+    s.handle(SwitchChannel(Role.COUNSELLOR, Channel.AUDIO), T0 + 6)
+    s.handle(MediaReported(Role.CUSTOMER, True), T0 + 7)
+    again = s.handle(MediaReported(Role.CUSTOMER, False), T0 + 20)
+    assert len(notices(again, "fallback_proposed")) == 1
