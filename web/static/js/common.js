@@ -106,6 +106,29 @@ export function forgetStaffToken(page) {
 }
 
 /**
+ * The connection status a staff page shows: refusals as errors (a bad token is forgotten
+ * and the sign-in hint shown), drops as "reconnecting".
+ */
+export function watchStaffConnection(socket, page, status, showError) {
+  socket.on("connect_error", (err) => {
+    const refused = refusal(err);
+    if (refused) {
+      status.textContent = "";
+      showError(refused);
+      if (["unauthenticated", "token_expired", "forbidden"].includes(refused.code)) {
+        forgetStaffToken(page);
+        show($("#no-token"), true);
+      }
+    } else {
+      status.textContent = "Keine Verbindung zum Server. Neuer Versuch …";
+    }
+  });
+  socket.on("disconnect", () => {
+    status.textContent = "Die Verbindung ist unterbrochen. Neuer Versuch …";
+  });
+}
+
+/**
  * Connect to a namespace. `auth` is a function returning the auth fields, so every
  * reconnect sends the current values (the customer's device secret, for one).
  */

@@ -2,20 +2,19 @@
 
 import {
   $,
-  CHANNELS,
-  END_REASONS,
-  STATES,
   button,
+  CHANNELS,
   clock,
   connect,
   el,
+  END_REASONS,
   errorText,
   postJSON,
-  refusal,
   request,
   show,
-  forgetStaffToken,
   staffToken,
+  STATES,
+  watchStaffConnection,
 } from "./common.js";
 import { Call, isWebrtc, probeDevices } from "./rtc.js";
 
@@ -231,23 +230,7 @@ if (!token) {
     })
     .catch(() => {});
 
-  socket.on("connect_error", (err) => {
-    const refused = refusal(err);
-    if (refused) {
-      status.textContent = "";
-      fail(refused);
-      if (["unauthenticated", "token_expired", "forbidden"].includes(refused.code)) {
-        forgetStaffToken("staff");
-        show($("#no-token"), true);
-      }
-    } else {
-      status.textContent = "Keine Verbindung zum Server. Neuer Versuch …";
-    }
-  });
-
-  socket.on("disconnect", () => {
-    status.textContent = "Die Verbindung ist unterbrochen. Neuer Versuch …";
-  });
+  watchStaffConnection(socket, "staff", status, fail);
 
   socket.on("welcome", (w) => {
     error.textContent = "";

@@ -5,12 +5,11 @@ import {
   connect,
   el,
   errorText,
-  forgetStaffToken,
   minutes,
-  refusal,
   request,
   show,
   staffToken,
+  watchStaffConnection,
 } from "./common.js";
 
 const token = staffToken("supervisor");
@@ -83,23 +82,7 @@ if (!token) {
     show($("#load"), true);
   });
 
-  socket.on("connect_error", (err) => {
-    const refused = refusal(err);
-    if (refused) {
-      status.textContent = "";
-      error.textContent = errorText(refused);
-      if (["unauthenticated", "token_expired", "forbidden"].includes(refused.code)) {
-        forgetStaffToken("supervisor");
-        show($("#no-token"), true);
-      }
-    } else {
-      status.textContent = "Keine Verbindung zum Server. Neuer Versuch …";
-    }
-  });
-
-  socket.on("disconnect", () => {
-    status.textContent = "Die Verbindung ist unterbrochen. Neuer Versuch …";
-  });
+  watchStaffConnection(socket, "supervisor", status, (e) => (error.textContent = errorText(e)));
 
   socket.on("load", ingest);
   socket.on("error", (e) => (error.textContent = errorText(e)));
