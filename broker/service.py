@@ -26,7 +26,7 @@ from broker.credentials import (
     new_device_secret,
     new_session_id,
 )
-from broker.errors import AccessDenied, BadInput, BrokerError, Conflict, ErrorCode, NotFound
+from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode, NotFound
 from broker.events import (
     Closed,
     Disconnected,
@@ -432,5 +432,3 @@ def _changed(before: Session, after: Session) -> bool:
         a.pop(key), b.pop(key)
     return a != b
 
-
-__all__ = ["Conflict", "CreatedSession", "SessionService"]

@@ -36,12 +36,13 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if conn is None:
             return None
         name = event[:64] if isinstance(event, str) else "?"
+        handler = getattr(self, f"handle_{name}", None) if name.isidentifier() else None
+        known = name if handler is not None else "?"  # logs never echo client-chosen text
         try:
             if not conn.bucket.take():
-                if conn.bucket.refused % 100 != 1:
+                if conn.bucket.refused % 100 != 1:  # report a flood, not every dropped event
                     return _refusal(ErrorCode.RATE_LIMITED, "too many events, slow down")
                 raise BrokerError(ErrorCode.RATE_LIMITED, "too many events, slow down")
-            handler = getattr(self, f"handle_{event}", None) if name.isidentifier() else None
             if handler is None:
                 raise BadInput(f'unknown event "{name}"', ErrorCode.UNKNOWN_EVENT)
             if len(args) > 2:
@@ -49,15 +50,17 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             result = await handler(sid, conn, args[1] if len(args) > 1 else None)
             return {"ok": True, **(result or {})}
         except BrokerError as err:
-            known = name if hasattr(self, f"handle_{name}") else "?"  # never echo client text
             log.info("refused %s from %s: %s", known, conn.role, err.code)
-            await self.emit("error", {**err.to_dict(), "event": name}, to=sid)
-            return {"ok": False, "error": err.to_dict()}
+            return await self._refuse(sid, name, err)
         except Exception:
-            log.exception("event %s from %s failed", f"handle_{name}", conn.role)
+            log.exception("event %s from %s failed", known, conn.role)
             internal = BrokerError(ErrorCode.INTERNAL, "something went wrong on our side")
-            await self.emit("error", {**internal.to_dict(), "event": name}, to=sid)
-            return {"ok": False, "error": internal.to_dict()}
+            return await self._refuse(sid, name, internal)
+
+    async def _refuse(self, sid: str, event: str, err: BrokerError) -> dict[str, Any]:
+        """`error` for clients that listen, and the same as the ack for those that wait."""
+        await self.emit("error", {**err.to_dict(), "event": event}, to=sid)
+        return {"ok": False, "error": err.to_dict()}
 
 
 def _refusal(code: ErrorCode, message: str) -> dict[str, Any]:

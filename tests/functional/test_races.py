@@ -87,3 +87,19 @@ async def test_non_finite_times_are_refused_and_the_broker_still_restarts(
     await again.start_server()
     await again.close()
     assert math.isfinite(broker.service.now())
+
+
+async def test_repeated_reports_cost_no_writes(broker: Broker) -> None:
+    """Clients repeat media reports every few seconds: only a change is logged ahead."""
+    created, _counsellor, customer = await active_pair(broker)
+    await customer.call("media_state", {"state": "connected"})
+
+    async def logged() -> int:
+        return len((await broker.service.contacts.unfinished())[created["session"]])
+
+    before = await logged()
+    for _ in range(10):
+        assert (await customer.call("media_state", {"state": "connected"}))["ok"]
+    assert await logged() == before
+    await customer.call("switch_channel", {"to": "audio"})
+    assert await logged() == before + 1
