@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 PREFIX = "CB_"
+# an identity provider signs with a private key; a shared-secret algorithm here would let
+# anyone holding the public key sign (the classic algorithm confusion)
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 
 
 class ConfigError(ValueError):
@@ -38,8 +43,30 @@ class Settings:
     staff_token_hours: float = 12.0
     hotline_number: str = "+49 800 0000000"
     ice_servers: tuple[dict[str, Any], ...] = ()
+    # staff sign-in through the Jobcenter's identity provider (OpenID Connect, JWKS-signed);
+    # the built-in HS256 key stays valid for the embedded default and the CLI
+    oidc_issuer: str = ""  # exact `iss`; empty: no identity provider
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256", "EdDSA")
+    oidc_roles_claim: str = "roles"  # a dotted path, e.g. realm_access.roles
+    oidc_teams_claim: str = "teams"
+    oidc_role_map: dict[str, str] = field(default_factory=dict)  # IdP role -> our role
+    oidc_jwks_min_refresh_seconds: float = 30.0  # an unknown `kid` refetches at most this often
+    # TURN relay: time-limited credentials (the TURN REST API scheme coturn implements)
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = field(default="", repr=False)
+    turn_ttl_seconds: float = 4 * 3600.0
     # transport limits
     allowed_origins: tuple[str, ...] = ()  # besides public_url
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs whose X-Forwarded-For is believed
+    max_body_bytes: int = 64 * 1024
+    max_connections_per_address: int = 200  # a Jobcenter's staff share one NAT address
+    code_attempts_per_minute: int = 10  # per address
+    code_lockout_failures: int = 20  # wrong codes from one address before a lock-out
+    code_lockout_seconds: float = 900.0
+    code_uses_per_window: int = 10  # redemptions of one valid code per window
+    code_failures_per_minute: int = 600  # wrong codes from all addresses together
     max_packet_bytes: int = 1_048_576  # one socket.io packet; fields have far lower limits
     events_per_second: float = 30.0
     event_burst: int = 120
@@ -66,6 +93,13 @@ def _convert(key: str, raw: str, kind: Any) -> Any:
             return kind(raw)
         if kind is Path:
             return Path(raw)
+        if origin is dict:
+            value = json.loads(raw)
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise ValueError("expected a JSON object of strings")
+            return value
         if origin is tuple:
             value = json.loads(raw) if raw.strip().startswith("[") else raw.split(",")
             if not isinstance(value, list):
@@ -107,4 +141,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigError(f"{PREFIX}SQLITE_SYNCHRONOUS: must be NORMAL, FULL or EXTRA")
     if settings.grace_seconds <= 0 or settings.events_per_second <= 0:
         raise ConfigError(f"{PREFIX}GRACE_SECONDS and {PREFIX}EVENTS_PER_SECOND must be > 0")
+    if settings.oidc_issuer and not (settings.oidc_audience and settings.oidc_jwks_url):
+        raise ConfigError(f"{PREFIX}OIDC_ISSUER needs {PREFIX}OIDC_AUDIENCE and "
+                          f"{PREFIX}OIDC_JWKS_URL")
+    if set(settings.oidc_algorithms) - ASYMMETRIC_ALGORITHMS:
+        raise ConfigError(f"{PREFIX}OIDC_ALGORITHMS: only {sorted(ASYMMETRIC_ALGORITHMS)}")
+    if settings.turn_urls and len(settings.turn_secret) < 16:
+        raise ConfigError(f"{PREFIX}TURN_URLS needs {PREFIX}TURN_SECRET (16+ characters)")
     return settings

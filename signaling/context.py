@@ -11,6 +11,7 @@ from broker.config import Settings
 from broker.credentials import CustomerPrincipal, StaffPrincipal
 from broker.service import SessionService
 from broker.session import Session
+from broker.turn import ice_servers
 from broker.types import Role, SessionId
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import staff_room
@@ -53,4 +54,8 @@ class Context:
         return TokenBucket(self.settings.events_per_second, self.settings.event_burst)
 
     def ice_servers(self) -> list[dict[str, Any]]:
-        return [dict(s) for s in self.settings.ice_servers]
+        """For admitted participants only: TURN credentials are handed out with `start` (and
+        the welcome of a reconnect into an active call), never before admission."""
+        st = self.settings
+        return ice_servers(st.ice_servers, st.turn_urls, st.turn_secret, st.turn_ttl_seconds,
+                           self.service.now())
