@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 PREFIX = "CB_"
 # an identity provider signs with a private key; a shared-secret algorithm here would let
@@ -117,6 +118,13 @@ def _convert(key: str, raw: str, kind: Any) -> Any:
     raise ConfigError(f"{PREFIX}{key.upper()}: unsupported type {kind!r}")
 
 
+def _trusted_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "::1", "localhost"}
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     env = os.environ if environ is None else environ
     hints = get_type_hints(Settings)
@@ -144,6 +152,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if settings.oidc_issuer and not (settings.oidc_audience and settings.oidc_jwks_url):
         raise ConfigError(f"{PREFIX}OIDC_ISSUER needs {PREFIX}OIDC_AUDIENCE and "
                           f"{PREFIX}OIDC_JWKS_URL")
+    if settings.oidc_issuer and settings.oidc_issuer == settings.issuer:
+        raise ConfigError(f"{PREFIX}OIDC_ISSUER must differ from {PREFIX}ISSUER")
+    if settings.oidc_jwks_url and not _trusted_url(settings.oidc_jwks_url):
+        raise ConfigError(f"{PREFIX}OIDC_JWKS_URL must be https (http only on loopback)")
     if set(settings.oidc_algorithms) - ASYMMETRIC_ALGORITHMS:
         raise ConfigError(f"{PREFIX}OIDC_ALGORITHMS: only {sorted(ASYMMETRIC_ALGORITHMS)}")
     if settings.turn_urls and len(settings.turn_secret) < 16:

@@ -1,9 +1,12 @@
 """Staff and customer tokens (pyjwt), access codes and device secrets.
 
-Token rules: one algorithm (HS256) pinned; `exp`, `iat`, `iss`, `aud` and `sub` required;
-the audience names the token type, so a customer token can never pass as a staff token or
-the reverse. Access codes and device secrets are kept by stores and logs only as keyed
-hashes (the live session holds its code while it runs, to show it as the phone PIN).
+Token rules (besides those of `broker.tokenrules`): one algorithm (HS256) pinned; `exp`,
+`iat`, `iss`, `aud` and `sub` required; the token type is explicit twice, in the header's
+`typ` and in the audience, so a customer token can never pass as a staff token or the
+reverse. A customer token names its session and the link generation it belongs to: a
+re-issued link revokes the older ones. Access codes and device secrets are kept by stores
+and logs only as keyed hashes (the live session holds its code while it runs, to show it
+as the phone PIN).
 """
 
 from __future__ import annotations
@@ -13,15 +16,20 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
 from broker.errors import AccessDenied, ErrorCode
+from broker.tokenrules import check_times, safe_header
 from broker.types import Role, SessionId, StaffId, TeamId
 
 ALGORITHM = "HS256"
 STAFF_AUDIENCE = "counselling-broker/staff"
 CUSTOMER_AUDIENCE = "counselling-broker/customer"
+STAFF_TYPE = "cb-staff+jwt"
+CUSTOMER_TYPE = "cb-customer+jwt"
+_TYPES = {STAFF_AUDIENCE: STAFF_TYPE, CUSTOMER_AUDIENCE: CUSTOMER_TYPE}
 ACCESS_CODE_DIGITS = 9
 STAFF_ROLES = frozenset({Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN})
 
@@ -31,6 +39,7 @@ class StaffPrincipal:
     staff_id: StaffId
     roles: frozenset[Role]
     teams: frozenset[TeamId]
+    expires_at: float = float("inf")  # the token's `exp`: a socket does not outlive it
 
     def has(self, role: Role) -> bool:
         return role in self.roles or Role.ADMIN in self.roles
@@ -40,6 +49,7 @@ class StaffPrincipal:
 class CustomerPrincipal:
     session_id: SessionId
     token_id: str
+    generation: int = 0  # of the link; a re-issue makes older generations invalid
 
 
 class TokenIssuer:
@@ -74,26 +84,36 @@ class TokenIssuer:
             "exp": int(now + ttl),
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM,
+                          headers={"typ": STAFF_TYPE})
 
-    def customer_token(self, session_id: SessionId, now: float, expires_at: float) -> str:
+    def customer_token(self, session_id: SessionId, now: float, expires_at: float,
+                       generation: int = 0) -> str:
         claims = {
             "iss": self._issuer,
             "aud": CUSTOMER_AUDIENCE,
             "sub": session_id,
+            "gen": generation,
             "iat": int(now),
             "exp": int(expires_at),
             "jti": uuid.uuid4().hex,
         }
-        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM,
+                          headers={"typ": CUSTOMER_TYPE})
+
+    @property
+    def issuer(self) -> str:
+        return self._issuer
 
     # -------------------------------------------------------------- checking
 
-    def _decode(self, token: object, audience: str, now: float) -> dict[str, object]:
-        if not isinstance(token, str) or not token or len(token) > 4096:
-            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a token is required")
+    def _decode(self, token: object, audience: str, now: float) -> dict[str, Any]:
+        header = safe_header(token, frozenset({ALGORITHM}))
+        assert isinstance(token, str)
+        if header.get("typ") != _TYPES[audience]:
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "this is the wrong kind of token")
         try:
-            claims: dict[str, object] = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
@@ -108,17 +128,9 @@ class TokenIssuer:
                     "verify_nbf": False,
                 },
             )
-        except jwt.ExpiredSignatureError:
-            raise AccessDenied(ErrorCode.TOKEN_EXPIRED, "the token has expired") from None
         except jwt.PyJWTError:
             raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid") from None
-        exp, nbf = claims["exp"], claims.get("nbf", 0)
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid")
-        if exp <= now:
-            raise AccessDenied(ErrorCode.TOKEN_EXPIRED, "the token has expired")
-        if not isinstance(nbf, int | float) or nbf > now:
-            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid yet")
+        claims["exp"] = check_times(claims, now)
         return claims
 
     def check_staff(self, token: object, now: float) -> StaffPrincipal:
@@ -133,12 +145,16 @@ class TokenIssuer:
         if not role_set:
             raise AccessDenied(ErrorCode.FORBIDDEN, "the token has no staff role")
         return StaffPrincipal(
-            StaffId(str(claims["sub"])), role_set, frozenset(TeamId(str(t)) for t in teams)
+            StaffId(str(claims["sub"])), role_set, frozenset(TeamId(str(t)) for t in teams),
+            claims["exp"],
         )
 
     def check_customer(self, token: object, now: float) -> CustomerPrincipal:
         claims = self._decode(token, CUSTOMER_AUDIENCE, now)
-        return CustomerPrincipal(SessionId(str(claims["sub"])), str(claims.get("jti", "")))
+        gen = claims.get("gen", 0)
+        if not isinstance(gen, int) or isinstance(gen, bool) or gen < 0:
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid")
+        return CustomerPrincipal(SessionId(str(claims["sub"])), str(claims.get("jti", "")), gen)
 
     # -------------------------------------------------------------- secrets
 

@@ -7,6 +7,7 @@ debugging, the pages translate by code.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -21,6 +22,7 @@ class ErrorCode(StrEnum):
     TOKEN_EXPIRED = "token_expired"
     FORBIDDEN = "forbidden"
     LINK_IN_USE = "link_in_use"
+    LINK_REVOKED = "link_revoked"
     INVALID_CODE = "invalid_code"
     # domain
     NOT_FOUND = "not_found"
@@ -43,6 +45,7 @@ _HTTP_STATUS = {
     ErrorCode.TOKEN_EXPIRED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.LINK_IN_USE: 409,
+    ErrorCode.LINK_REVOKED: 401,
     ErrorCode.INVALID_CODE: 404,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.NOT_ADMITTED: 403,
@@ -67,7 +70,7 @@ class BrokerError(Exception):
     def http_status(self) -> int:
         return _HTTP_STATUS[self.code]
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {"code": str(self.code), "message": self.message}
 
 
@@ -101,3 +104,14 @@ class Conflict(BrokerError):
 
     def __init__(self, message: str) -> None:
         super().__init__(ErrorCode.CONFLICT, message)
+
+
+class RateLimited(BrokerError):
+    """Too many attempts; `retry_after` seconds until the next one may pass."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message)
+        self.retry_after = max(1, round(retry_after))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "retry_after": self.retry_after}

@@ -94,6 +94,18 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class RevokeLink:
+    """The counsellor revoked the customer link (and the access code), perhaps to hand out
+    a new one: tokens of older generations stop working, the new code has `code_nonce`.
+
+    `access_code` is live state only; the log keeps the nonce it is derived from.
+    """
+
+    code_nonce: int
+    access_code: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """A deadline from `Session.next_deadline()` has passed."""
 
@@ -116,6 +128,7 @@ Input = (
     | Leave
     | End
     | Cancel
+    | RevokeLink
     | Tick
     | Interrupt
 )
@@ -124,12 +137,14 @@ def input_to_log(event: Input) -> dict[str, Any]:
     """What the write-ahead log keeps of an input: no names, nothing personal."""
     data = asdict(event)
     data.pop("display_name", None)
+    data.pop("access_code", None)
     data["type"] = type(event).__name__
     return data
 
 
 def input_from_log(data: dict[str, Any]) -> Input:
-    """The inverse of `input_to_log` (the display name stays lost, on purpose)."""
+    """The inverse of `input_to_log` (the display name and access code stay lost, on
+    purpose: recovery derives the code again from its nonce)."""
     match data["type"]:
         case "CustomerJoined":
             caps = Capabilities.from_dict(data["capabilities"])
@@ -156,6 +171,8 @@ def input_from_log(data: dict[str, Any]) -> Input:
             return Cancel()
         case "Tick":
             return Tick()
+        case "RevokeLink":
+            return RevokeLink(int(data["code_nonce"]))
     raise ValueError(f"unknown logged input {data['type']!r}")
 
 

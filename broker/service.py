@@ -13,7 +13,7 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +35,7 @@ from broker.events import (
     Leave,
     Notify,
     Reconnected,
+    RevokeLink,
     Tick,
     input_from_log,
     input_to_log,
@@ -48,6 +49,7 @@ from broker.types import Channel, CustomerRef, Kind, Role, SessionId, StaffId, S
 log = logging.getLogger("broker.session")
 
 NotifySink = Callable[[Session, Notify], Awaitable[None]]
+EvictSink = Callable[[SessionId, ErrorCode], Awaitable[None]]
 MAX_PLANNING_AHEAD = 366 * 86400.0
 _VOLATILE = ("version", "last_event_at")
 
@@ -107,6 +109,8 @@ class SessionService:
         self.policy = policy
         self.load = LiveLoad()
         self.notify: NotifySink | None = None
+        # turns a session's customer sockets away (ended, link revoked)
+        self.evict: EvictSink | None = None
         self.on_load_change: Callable[[], None] | None = None
         self._clock = clock
         self._link_valid_after_start = link_valid_after_start
@@ -139,17 +143,13 @@ class SessionService:
         if not math.isfinite(planned_start) or abs(planned_start - now) > MAX_PLANNING_AHEAD:
             raise BadInput("planned_start must lie within a year of now")
         sid = new_session_id()
-        token, expires = self._customer_token(sid, planned_start, now)
-        for nonce in range(32):
-            code = derive_access_code(self.issuer, sid, nonce)
-            if await self.store.set_code(self._code_hash(code), sid):
-                break
-        else:  # pragma: no cover - 32 collisions in a billion codes
-            raise BrokerError(ErrorCode.UNAVAILABLE, "no free access code, try again")
+        token, expires = self._customer_token(sid, planned_start, now, 0)
+        nonce, code = await self._new_code(sid, 0)
         s = Session(
             id=sid, team=team, counsellor=staff.staff_id, customer_ref=customer_ref,
             planned_start=planned_start, planned_channel=planned_channel, created_at=now,
             kind=kind, access_code=code, policy=self.policy, last_event_at=now,
+            code_nonce=nonce,
         )
         await self.contacts.append(sid, 0, now, _created_entry(s, nonce))
         await self.store.put(s, None)
@@ -177,12 +177,41 @@ class SessionService:
         return sid
 
     def customer_token(self, s: Session) -> tuple[str, float]:
-        return self._customer_token(s.id, s.planned_start, self.now())
+        """A link of the session's current generation."""
+        return self._customer_token(s.id, s.planned_start, self.now(), s.link_generation)
 
-    def _customer_token(self, sid: SessionId, planned_start: float, now: float
-                        ) -> tuple[str, float]:
+    def _customer_token(self, sid: SessionId, planned_start: float, now: float,
+                        generation: int) -> tuple[str, float]:
         expires = max(planned_start, now) + self._link_valid_after_start
-        return self.issuer.customer_token(sid, now, expires), expires
+        return self.issuer.customer_token(sid, now, expires, generation), expires
+
+    async def _new_code(self, sid: SessionId, first_nonce: int) -> tuple[int, str]:
+        for nonce in range(first_nonce, first_nonce + 32):
+            code = derive_access_code(self.issuer, sid, nonce)
+            if await self.store.set_code(self._code_hash(code), sid):
+                return nonce, code
+        # pragma: no cover - 32 collisions in a billion codes
+        raise BrokerError(ErrorCode.UNAVAILABLE, "no free access code, try again")
+
+    async def revoke_link(self, staff: StaffPrincipal, session_id: SessionId) -> Session:
+        """Older links and the old access code stop working at once: sockets that came in
+        with them are turned away, and the link may bind to a new device."""
+        async with self._lock(session_id):
+            s = await self.get(session_id)
+            self.require_counsellor(staff, s)
+            nonce, code = await self._new_code(session_id, s.code_nonce + 1)
+            s = await self._apply_locked(session_id, RevokeLink(nonce, code))
+            await self.store.set_device(session_id, None)
+        log.info("session %s link revoked (generation %d)", session_id, s.link_generation)
+        await self._evict(session_id, ErrorCode.LINK_REVOKED)
+        return s
+
+    async def _evict(self, session_id: SessionId, why: ErrorCode) -> None:
+        if self.evict is not None:
+            try:
+                await self.evict(session_id, why)
+            except Exception:
+                log.exception("session %s: turning sockets away failed", session_id)
 
     def require_counsellor(self, staff: StaffPrincipal, s: Session) -> None:
         """Only the session's own counsellor acts on it: the call, its notices and its
@@ -224,9 +253,11 @@ class SessionService:
         return after
 
     async def _run_effects(self, s: Session, effects: list[Any]) -> None:
+        closed = False
         for effect in effects:
             if isinstance(effect, Closed):
                 await self._close(s)
+                closed = True
         if not s.state.terminal:
             self._arm(s)
         # tell people only once the change is durable; one failed emit spoils no other
@@ -237,6 +268,9 @@ class SessionService:
                         await self.notify(s, effect)
                     except Exception:
                         log.exception("session %s: notice %s failed", s.id, effect.event)
+        if closed:  # after `ended` went out: the customer's sockets have nothing left to do
+            # (outside this session's lock: their disconnects will want it)
+            self._spawn(self._evict(s.id, ErrorCode.SESSION_ENDED))
 
     async def _close(self, s: Session) -> None:
         record = record_of(s)
@@ -252,12 +286,15 @@ class SessionService:
     # ------------------------------------------------------------ connections
 
     async def customer_connect(
-        self, session_id: SessionId, device_secret: str | None
+        self, session_id: SessionId, device_secret: str | None, generation: int = 0
     ) -> tuple[Session, str, int]:
         """Bind the link to this device, or check it is the bound one. Returns the device
-        secret and the connection's epoch: only the newest connection may later say it left."""
+        secret and the connection's epoch: only the newest connection may later say it left.
+        Every (re)connect checks the session anew: ended, or the link revoked, is refused."""
         async with self._lock(session_id):
             s = await self.get(session_id)
+            if generation != s.link_generation:
+                raise AccessDenied(ErrorCode.LINK_REVOKED, "this link has been replaced")
             bound = await self.store.device(session_id)
             given = None if not device_secret else self.issuer.keyed_hash("device", device_secret)
             if bound is not None and given == bound:
@@ -338,7 +375,10 @@ class SessionService:
 
     def _fire(self, session_id: SessionId) -> None:
         self._timers.pop(session_id, None)
-        task = asyncio.get_running_loop().create_task(self._apply_quietly(session_id, Tick()))
+        self._spawn(self._apply_quietly(session_id, Tick()))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -381,11 +421,12 @@ class SessionService:
             customer_ref=CustomerRef(c["customer_ref"]), planned_start=c["planned_start"],
             planned_channel=Channel(c["planned_channel"]), created_at=head.at,
             kind=Kind(c["kind"]), policy=self.policy, last_event_at=head.at,
-            access_code=derive_access_code(self.issuer, sid, int(c["code_nonce"])),
+            code_nonce=int(c["code_nonce"]),
         )
         for ev in events[1:]:
             s.handle(input_from_log(ev.data), ev.at)
             s.version = ev.seq
+        s.access_code = derive_access_code(self.issuer, sid, s.code_nonce)
         if s.state is State.ACTIVE:
             at = max(s.last_event_at, last_alive or 0.0)
             s.handle(Interrupt(at), self.now())

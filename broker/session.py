@@ -34,6 +34,7 @@ from broker.events import (
     Notify,
     PhoneConnected,
     Reconnected,
+    RevokeLink,
     SwitchChannel,
     Tick,
 )
@@ -114,6 +115,9 @@ class Session:
     fallback_used: bool = False
     fallback_offered: bool = False  # the phone was proposed after a failure, not yet answered
     segments: list[Segment] = field(default_factory=list)
+    # the customer link: tokens of an older generation are revoked
+    link_generation: int = 0
+    code_nonce: int = 0
 
     # ------------------------------------------------------------ driving
 
@@ -360,6 +364,15 @@ def _cancel(s: Session, ev: Cancel, now: float) -> list[Effect]:
     return s._finish(State.CANCELLED, EndReason.CANCELLED, now)
 
 
+def _revoke_link(s: Session, ev: RevokeLink, now: float) -> list[Effect]:
+    """Older links and the old code stop working; the adapter turns their sockets away."""
+    s.link_generation += 1
+    s.code_nonce = ev.code_nonce
+    if ev.access_code:
+        s.access_code = ev.access_code
+    return []
+
+
 def _interrupt(s: Session, ev: Interrupt, now: float) -> list[Effect]:
     return s._finish(State.ENDED, EndReason.INTERRUPTED, ev.at)
 
@@ -419,6 +432,7 @@ _TRANSITIONS: dict[tuple[State, type], Handler] = {
     (_S, Disconnected): _disconnected,
     (_S, Reconnected): _reconnected,
     (_S, Cancel): _cancel,
+    (_S, RevokeLink): _revoke_link,
     (_S, Tick): _tick_scheduled,
     (_W, CustomerJoined): _join,
     (_W, Admit): _admit,
@@ -426,6 +440,7 @@ _TRANSITIONS: dict[tuple[State, type], Handler] = {
     (_W, Reconnected): _reconnected,
     (_W, Leave): _leave_waiting,
     (_W, Cancel): _cancel,
+    (_W, RevokeLink): _revoke_link,
     (_W, Tick): _tick_waiting,
     (_A, CustomerJoined): _join,
     (_A, MediaReported): _media,
@@ -437,6 +452,7 @@ _TRANSITIONS: dict[tuple[State, type], Handler] = {
     (_A, End): _end,
     (_A, Tick): _tick_active,
     (_A, Interrupt): _interrupt,
+    (_A, RevokeLink): _revoke_link,
 }
 
 
@@ -463,6 +479,7 @@ def session_to_dict(s: Session) -> dict[str, Any]:
         "media_up": s.media_up, "fallback_used": s.fallback_used,
         "fallback_offered": s.fallback_offered,
         "segments": [[str(g.channel), g.start, g.end] for g in s.segments],
+        "link_generation": s.link_generation, "code_nonce": s.code_nonce,
     }
 
 
@@ -484,6 +501,7 @@ def session_from_dict(d: dict[str, Any], policy: Policy) -> Session:
         media_up=d["media_up"], fallback_used=d["fallback_used"],
         fallback_offered=d["fallback_offered"],
         segments=[Segment(Channel(c), a, b) for c, a, b in d["segments"]],
+        link_generation=d["link_generation"], code_nonce=d["code_nonce"],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from broker.config import Settings
 from broker.credentials import CustomerPrincipal, StaffPrincipal
 from broker.service import SessionService
 from broker.session import Session
+from broker.staffauth import StaffAuth
 from broker.turn import ice_servers
 from broker.types import Role, SessionId
 from signaling.ratelimit import TokenBucket
@@ -19,13 +21,14 @@ from signaling.rooms import staff_room
 
 @dataclass
 class Conn:
-    """One socket's identity, fixed at connect."""
+    """One socket's identity, fixed at connect (a staff token may be renewed by `reauth`)."""
 
     role: Role
     bucket: TokenBucket
     staff: StaffPrincipal | None = None
     customer: CustomerPrincipal | None = None
     epoch: int = 0  # a customer's connection number for its session (newest wins)
+    expiry: asyncio.TimerHandle | None = None  # turns the socket away when its token ends
 
     @property
     def session_id(self) -> SessionId:
@@ -38,6 +41,7 @@ class Context:
     service: SessionService
     settings: Settings
     sio: socketio.AsyncServer
+    staff_auth: StaffAuth
     # the socket currently speaking for each session's customer (a newer one replaces it)
     customer_sid: dict[SessionId, tuple[int, str]] = field(default_factory=dict)
     # the console tab holding each call, and the staff sockets connected to this process

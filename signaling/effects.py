@@ -11,9 +11,10 @@ import asyncio
 import logging
 from typing import Any
 
+from broker.errors import ErrorCode
 from broker.events import Notify
 from broker.session import Session
-from broker.types import Channel, TeamId
+from broker.types import Channel, SessionId, TeamId
 from signaling.context import Context
 from signaling.rooms import ALL_TEAMS, customer_room, staff_room, team_room
 
@@ -37,6 +38,23 @@ class Emitter:
         if note.event == "ended":
             self.ctx.call_sid.pop(s.id, None)
         log.debug("session %s: %s to %s", s.id, note.event, note.to)
+
+    async def evict(self, session_id: SessionId, why: ErrorCode) -> None:
+        """Turn the session's customer sockets away: after it ended or its link was revoked
+        they hold nothing, and a reconnect checks the session anew (and is refused)."""
+        sio = self.ctx.sio
+        room = customer_room(session_id)
+        sids = [sid for sid, _ in sio.manager.get_participants("/customer", room)]
+        if not sids:
+            return
+        message = ("the session has ended" if why is ErrorCode.SESSION_ENDED
+                   else "this link has been replaced")
+        await sio.emit("evicted", {"code": str(why), "message": message}, to=room,
+                       namespace="/customer")
+        for sid in sids:
+            await sio.disconnect(sid, namespace="/customer")
+        log.info("session %s: %d customer socket(s) turned away (%s)", session_id, len(sids),
+                 why)
 
     def _enrich(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         if event == "start":

@@ -6,6 +6,7 @@ import socketio
 
 from broker.config import Settings
 from broker.service import SessionService
+from broker.staffauth import StaffAuth
 from signaling.context import Context
 from signaling.effects import Emitter, LoadPusher
 from signaling.namespaces.customer import CustomerNamespace
@@ -13,7 +14,8 @@ from signaling.namespaces.staff import StaffNamespace
 from signaling.namespaces.supervisor import SupervisorNamespace
 
 
-def create_signaling(settings: Settings, service: SessionService) -> tuple[Context, LoadPusher]:
+def create_signaling(settings: Settings, service: SessionService, staff_auth: StaffAuth
+                     ) -> tuple[Context, LoadPusher]:
     origins = [settings.base_url, *settings.allowed_origins]
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -28,11 +30,13 @@ def create_signaling(settings: Settings, service: SessionService) -> tuple[Conte
         logger=False,
         engineio_logger=False,
     )
-    ctx = Context(service=service, settings=settings, sio=sio)
+    ctx = Context(service=service, settings=settings, sio=sio, staff_auth=staff_auth)
     sio.register_namespace(StaffNamespace("/staff", ctx))
     sio.register_namespace(CustomerNamespace("/customer", ctx))
     sio.register_namespace(SupervisorNamespace("/supervisor", ctx))
-    service.notify = Emitter(ctx)
+    emitter = Emitter(ctx)
+    service.notify = emitter
+    service.evict = emitter.evict
     pusher = LoadPusher(ctx, settings.load_push_interval)
     service.on_load_change = pusher.poke
     return ctx, pusher

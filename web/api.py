@@ -6,6 +6,7 @@ Bodies are JSON objects of known fields; anything else is a 400 with a code.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -15,29 +16,29 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from broker.attempts import AttemptGuard, AttemptPolicy
 from broker.credentials import StaffPrincipal, normalise_access_code
 from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode
 from broker.events import Cancel
 from broker.session import Session
 from broker.types import PROTOCOL_VERSION, Channel, CustomerRef, Role, SessionId, TeamId
-from signaling.ratelimit import TokenBucket
 from signaling.schemas import LANGUAGES, SESSION_ID
-from web.keys import SERVICE, SETTINGS
+from web.clientaddr import client_address, parse_networks
+from web.keys import SERVICE, SETTINGS, STAFF_AUTH
 
 _CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _TEAM = re.compile(r"[A-Za-z0-9._-]{1,64}")
-CODE_ATTEMPTS_PER_MINUTE = 10
 BERLIN = ZoneInfo("Europe/Berlin")
+log = logging.getLogger("web.api")
 
 
-def staff(request: web.Request, *roles: Role) -> StaffPrincipal:
+async def staff(request: web.Request, *roles: Role) -> StaffPrincipal:
     """The caller's staff principal, holding at least one of `roles`."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a staff token is required")
-    service = request.app[SERVICE]
-    who = service.issuer.check_staff(token.strip(), service.now())
+    who = await request.app[STAFF_AUTH].check(token.strip())
     if not any(who.has(role) for role in roles):
         raise AccessDenied(ErrorCode.FORBIDDEN, f"this needs the role {' or '.join(roles)}")
     return who
@@ -107,7 +108,7 @@ def session_json(s: Session) -> dict[str, Any]:
 
 
 async def create_session(request: web.Request) -> web.Response:
-    who = staff(request, Role.COUNSELLOR)
+    who = await staff(request, Role.COUNSELLOR)
     d = await body(request, {"customer_ref", "planned_start", "planned_channel", "team"})
     ref = d.get("customer_ref")
     if not isinstance(ref, str) or not _CUSTOMER_REF.fullmatch(ref):
@@ -137,7 +138,7 @@ async def create_session(request: web.Request) -> web.Response:
 
 
 async def list_sessions(request: web.Request) -> web.Response:
-    who = staff(request, Role.COUNSELLOR)
+    who = await staff(request, Role.COUNSELLOR)
     service = request.app[SERVICE]
     live = [session_json(s) for s in await service.sessions_of(who.staff_id)]
     now = service.now()
@@ -148,27 +149,46 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 async def get_session(request: web.Request) -> web.Response:
-    who = staff(request, Role.COUNSELLOR)
+    who = await staff(request, Role.COUNSELLOR)
     service = request.app[SERVICE]
     s = await service.get(_session_id(request))
     service.require_counsellor(who, s)
     return web.json_response(session_json(s))
 
 
-async def reissue_link(request: web.Request) -> web.Response:
-    who = staff(request, Role.COUNSELLOR)
+def link_json(request: web.Request, s: Session) -> dict[str, Any]:
+    token, expires = request.app[SERVICE].customer_token(s)
+    return {"session": s.id, "customer_token": token, "join_url": join_url(request, token),
+            "expires_at": expires, "link_generation": s.link_generation,
+            "access_code": s.access_code, "access_code_display": format_code(s.access_code)}
+
+
+async def get_link(request: web.Request) -> web.Response:
+    """The session's current link again (for a console that reloaded); revokes nothing."""
+    who = await staff(request, Role.COUNSELLOR)
     service = request.app[SERVICE]
     s = await service.get(_session_id(request))
     service.require_counsellor(who, s)
-    token, expires = service.customer_token(s)
-    return web.json_response(
-        {"session": s.id, "customer_token": token, "join_url": join_url(request, token),
-         "expires_at": expires}
-    )
+    return web.json_response(link_json(request, s))
+
+
+async def reissue_link(request: web.Request) -> web.Response:
+    """A new link and access code; every older link and the old code stop working."""
+    who = await staff(request, Role.COUNSELLOR)
+    s = await request.app[SERVICE].revoke_link(who, _session_id(request))
+    return web.json_response(link_json(request, s))
+
+
+async def revoke_link(request: web.Request) -> web.Response:
+    """Revoke the link and code without handing out new ones (until a re-issue)."""
+    who = await staff(request, Role.COUNSELLOR)
+    s = await request.app[SERVICE].revoke_link(who, _session_id(request))
+    return web.json_response({"session": s.id, "revoked": True,
+                              "link_generation": s.link_generation})
 
 
 async def cancel_session(request: web.Request) -> web.Response:
-    who = staff(request, Role.COUNSELLOR)
+    who = await staff(request, Role.COUNSELLOR)
     service = request.app[SERVICE]
     s = await service.get(_session_id(request))
     service.require_counsellor(who, s)
@@ -176,43 +196,48 @@ async def cancel_session(request: web.Request) -> web.Response:
     return web.json_response({"session": s.id, "state": str(s.state)})
 
 
-class _AttemptLimiter:
-    """Access-code guesses per client address; addresses live only in memory, briefly."""
-
-    def __init__(self, per_minute: int) -> None:
-        self._per_minute = per_minute
-        self._buckets: dict[str, TokenBucket] = {}
-
-    def allow(self, key: str) -> bool:
-        if len(self._buckets) > 50_000:
-            self._buckets.clear()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self._per_minute / 60, self._per_minute)
-        return bucket.take()
+_GUARD = web.AppKey("code_guard", AttemptGuard)
+_TRUSTED = web.AppKey("trusted_proxies", tuple)
 
 
-_LIMITER = web.AppKey("code_limiter", _AttemptLimiter)
+def client_key(request: web.Request) -> str:
+    """A pseudonym of the client's address: limits key on it, logs may name it."""
+    address = client_address(request.remote, request.headers.get("X-Forwarded-For"),
+                             request.app[_TRUSTED])
+    return request.app[SERVICE].issuer.keyed_hash("address", address)[:16]
 
 
 async def exchange_code(request: web.Request) -> web.Response:
-    if not request.app[_LIMITER].allow(request.remote or "?"):
-        raise BrokerError(ErrorCode.RATE_LIMITED, "too many attempts, wait a minute")
+    """Access code for a link. Every refusal is logged, never with the code itself."""
+    service = request.app[SERVICE]
+    guard = request.app[_GUARD]
+    who = client_key(request)
+    try:
+        guard.before_attempt(who, service.now())
+    except BrokerError:
+        log.info("access code refused: rate limited client=%s", who)
+        raise
     d = await body(request, {"code"})
     code = normalise_access_code(d.get("code"))
     if code is None:
         raise BadInput("the access code has nine digits", ErrorCode.INVALID_CODE)
-    service = request.app[SERVICE]
-    s = await service.get(await service.session_for_code(code))
-    token, expires = service.customer_token(s)
-    return web.json_response(
-        {"session": s.id, "customer_token": token, "join_url": join_url(request, token),
-         "expires_at": expires}
-    )
+    try:
+        s = await service.get(await service.session_for_code(code))
+    except BrokerError as err:
+        guard.failed(who, service.now())
+        log.info("access code refused: %s client=%s%s", err.code, who,
+                 " (now locked out)" if guard.locked(who, service.now()) else "")
+        raise
+    try:
+        guard.redeem(service.issuer.keyed_hash("access-code", code), service.now())
+    except BrokerError:
+        log.info("access code refused: used too often, session %s client=%s", s.id, who)
+        raise
+    return web.json_response(link_json(request, s))
 
 
 async def load(request: web.Request) -> web.Response:
-    who = staff(request, Role.SUPERVISOR)
+    who = await staff(request, Role.SUPERVISOR)
     service = request.app[SERVICE]
     teams = None if who.has(Role.ADMIN) else who.teams
     return web.json_response(service.load.snapshot(service.now(), teams))
@@ -220,7 +245,7 @@ async def load(request: web.Request) -> web.Response:
 
 async def contacts(request: web.Request) -> web.Response:
     """Contact records ended in [from, to): supervisors see their teams, counsellors their own."""
-    who = staff(request, Role.COUNSELLOR, Role.SUPERVISOR)
+    who = await staff(request, Role.COUNSELLOR, Role.SUPERVISOR)
     service = request.app[SERVICE]
     now = service.now()
     since = _time(_number(request.query.get("from")), "from", now - 86400)
@@ -236,7 +261,7 @@ async def contacts(request: web.Request) -> web.Response:
 
 
 async def contact(request: web.Request) -> web.Response:
-    who = staff(request, Role.COUNSELLOR, Role.SUPERVISOR)
+    who = await staff(request, Role.COUNSELLOR, Role.SUPERVISOR)
     record = await request.app[SERVICE].contacts.contact(_session_id(request))
     if record is None:
         raise BrokerError(ErrorCode.NOT_FOUND, "no contact record for that session")
@@ -279,12 +304,20 @@ async def client_config(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app[_LIMITER] = _AttemptLimiter(CODE_ATTEMPTS_PER_MINUTE)
+    st = app[SETTINGS]
+    app[_GUARD] = AttemptGuard(AttemptPolicy(
+        per_address_per_minute=st.code_attempts_per_minute,
+        lockout_failures=st.code_lockout_failures, lockout_seconds=st.code_lockout_seconds,
+        uses_per_code=st.code_uses_per_window, failures_per_minute=st.code_failures_per_minute,
+    ))
+    app[_TRUSTED] = parse_networks(st.trusted_proxies)
     r = app.router
     r.add_post("/api/sessions", create_session)
     r.add_get("/api/sessions", list_sessions)
     r.add_get("/api/sessions/{session}", get_session)
+    r.add_get("/api/sessions/{session}/link", get_link)
     r.add_post("/api/sessions/{session}/link", reissue_link)
+    r.add_delete("/api/sessions/{session}/link", revoke_link)
     r.add_post("/api/sessions/{session}/cancel", cancel_session)
     r.add_post("/api/join", exchange_code)
     r.add_get("/api/load", load)

@@ -18,16 +18,15 @@ from broker.contactlog.sqlite import SqliteContactLog
 from broker.credentials import TokenIssuer
 from broker.service import SessionService
 from broker.session import Policy
+from broker.staffauth import staff_auth_for
 from broker.store.memory import MemoryStore
 from signaling.server import create_signaling
 from web import api, pages
-from web.keys import SERVICE, SETTINGS, SIGNALING
+from web.keys import SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
 from web.middleware import error_middleware, security_headers
 from web.secrets_file import load_or_create_secret
 
 log = logging.getLogger("web.app")
-
-MAX_BODY = 64 * 1024
 
 
 def signing_secret(settings: Settings) -> tuple[bytes, bool]:
@@ -46,11 +45,13 @@ def create_app(settings: Settings) -> web.Application:
         MemoryStore(policy), contacts, issuer, policy,
         link_valid_after_start=settings.link_valid_hours_after_start * 3600,
     )
-    app = web.Application(client_max_size=MAX_BODY,
+    app = web.Application(client_max_size=settings.max_body_bytes,
                           middlewares=[error_middleware, security_headers])
     app[SETTINGS] = settings
     app[SERVICE] = service
-    ctx, pusher = create_signaling(settings, service)
+    staff_auth = staff_auth_for(settings, issuer, service.now)
+    app[STAFF_AUTH] = staff_auth
+    ctx, pusher = create_signaling(settings, service, staff_auth)
     app[SIGNALING] = ctx
     ctx.sio.attach(app)
     api.setup(app)
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> web.Application:
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await contacts.open()
         await service.recover()
+        await staff_auth.prefetch()
         beat = asyncio.create_task(service.heartbeat_forever(settings.heartbeat_seconds))
         log.info("broker ready on %s (node %s)", settings.base_url, service.node)
         yield
@@ -69,6 +71,7 @@ def create_app(settings: Settings) -> web.Application:
         await service.close()
         await contacts.close()
         await service.store.close()
+        await staff_auth.close()
 
     async def disconnect_clients(app: web.Application) -> None:
         await ctx.sio.shutdown()

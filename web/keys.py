@@ -6,8 +6,10 @@ from aiohttp import web
 
 from broker.config import Settings
 from broker.service import SessionService
+from broker.staffauth import StaffAuth
 from signaling.context import Context
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", SessionService)
 SIGNALING = web.AppKey("signaling", Context)
+STAFF_AUTH = web.AppKey("staff_auth", StaffAuth)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from broker.errors import BrokerError, ErrorCode
+from broker.errors import BrokerError, ErrorCode, RateLimited
 
 log = logging.getLogger("web.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -20,7 +20,10 @@ _HTTP_CODES = {
 
 
 def error_response(err: BrokerError) -> web.Response:
-    return web.json_response({"error": err.to_dict()}, status=err.http_status)
+    response = web.json_response({"error": err.to_dict()}, status=err.http_status)
+    if isinstance(err, RateLimited):
+        response.headers["Retry-After"] = str(err.retry_after)
+    return response
 
 
 @web.middleware

@@ -26,11 +26,13 @@ class Store(Protocol):
     async def by_code(self, code_hash: str) -> SessionId | None: ...
 
     async def set_code(self, code_hash: str, session_id: SessionId) -> bool:
-        """Index an access code; False if the code is taken by another live session."""
+        """Index the session's access code, replacing its previous one; False if the code
+        is taken by another live session."""
 
     async def device(self, session_id: SessionId) -> str | None:
         """The keyed hash of the device the customer link is bound to."""
 
-    async def set_device(self, session_id: SessionId, device_hash: str) -> None: ...
+    async def set_device(self, session_id: SessionId, device_hash: str | None) -> None:
+        """Bind the link to a device (None: unbind, after the link was re-issued)."""
 
     async def close(self) -> None: ...

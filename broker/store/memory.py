@@ -60,6 +60,9 @@ class MemoryStore:
         holder = self._codes.get(code_hash)
         if holder is not None and holder != session_id:
             return False
+        previous = self._code_of.get(session_id)
+        if previous is not None and previous != code_hash:
+            del self._codes[previous]
         self._codes[code_hash] = session_id
         self._code_of[session_id] = code_hash
         return True
@@ -67,8 +70,11 @@ class MemoryStore:
     async def device(self, session_id: SessionId) -> str | None:
         return self._devices.get(session_id)
 
-    async def set_device(self, session_id: SessionId, device_hash: str) -> None:
-        self._devices[session_id] = device_hash
+    async def set_device(self, session_id: SessionId, device_hash: str | None) -> None:
+        if device_hash is None:
+            self._devices.pop(session_id, None)
+        else:
+            self._devices[session_id] = device_hash
 
     async def close(self) -> None:
         self._sessions.clear()

@@ -7,12 +7,15 @@ for the client (and `{ok: false, error}` as the ack), while the connection stays
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from typing import Any
 
 import socketio
 
-from broker.errors import BadInput, BrokerError, ErrorCode
+from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode
+from signaling import schemas
 from signaling.context import Conn, Context
 
 log = logging.getLogger("signaling.events")
@@ -26,6 +29,55 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         super().__init__(namespace)
         self.ctx = ctx
         self.conns: dict[str, Conn] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def admit(self, sid: str, conn: Conn) -> None:
+        """Register a connected socket; one whose token can end is turned away when it does."""
+        self.conns[sid] = conn
+        self._watch_expiry(sid, conn)
+
+    def forget(self, sid: str) -> Conn | None:
+        conn = self.conns.pop(sid, None)
+        if conn is not None and conn.expiry is not None:
+            conn.expiry.cancel()
+        return conn
+
+    def _watch_expiry(self, sid: str, conn: Conn) -> None:
+        if conn.expiry is not None:
+            conn.expiry.cancel()
+            conn.expiry = None
+        expires_at = conn.staff.expires_at if conn.staff is not None else math.inf
+        if math.isinf(expires_at):
+            return
+        delay = max(0.0, expires_at - self.ctx.service.now())
+        conn.expiry = asyncio.get_running_loop().call_later(delay, self._spawn_expire, sid)
+
+    def _spawn_expire(self, sid: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._expire(sid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _expire(self, sid: str) -> None:
+        if sid not in self.conns:
+            return
+        err = AccessDenied(ErrorCode.TOKEN_EXPIRED, "your sign-in has expired, sign in again")
+        await self.emit("error", {**err.to_dict(), "event": "reauth"}, to=sid)
+        await self.disconnect(sid)
+        log.info("%s socket closed: token expired", self.namespace)
+
+    async def handle_reauth(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        """A renewed staff token (identity providers issue short-lived ones) keeps the socket
+        open past the old token's end; it must be the same person with the same rights."""
+        if conn.staff is None:
+            raise BadInput('unknown event "reauth"', ErrorCode.UNKNOWN_EVENT)
+        d = schemas.payload(data, {"token"})
+        who = await self.ctx.staff_auth.check(d.get("token"))
+        old = conn.staff
+        if (who.staff_id, who.roles, who.teams) != (old.staff_id, old.roles, old.teams):
+            raise AccessDenied(ErrorCode.FORBIDDEN, "reconnect to sign in as someone else")
+        conn.staff = who
+        self._watch_expiry(sid, conn)
+        return {"expires_at": who.expires_at}
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         sid = args[0]

@@ -24,8 +24,8 @@ class CustomerNamespace(RoleNamespace):
         try:
             fields = read_auth(auth)
             who = service.issuer.check_customer(fields.get("token"), service.now())
-            s, device, epoch = await service.customer_connect(who.session_id,
-                                                              fields.get("device"))
+            s, device, epoch = await service.customer_connect(
+                who.session_id, fields.get("device"), who.generation)
         except BrokerError as err:
             log.info("customer connect refused: %s", err.code)
             raise refuse(err) from None
@@ -33,7 +33,7 @@ class CustomerNamespace(RoleNamespace):
         if previous is not None and previous[0] > epoch:  # a newer socket got there first
             raise refuse(BrokerError(ErrorCode.LINK_IN_USE, "a newer connection holds the link"))
         self.ctx.customer_sid[s.id] = (epoch, sid)
-        self.conns[sid] = Conn(Role.CUSTOMER, self.ctx.bucket(), customer=who, epoch=epoch)
+        self.admit(sid, Conn(Role.CUSTOMER, self.ctx.bucket(), customer=who, epoch=epoch))
         await self.enter_room(sid, customer_room(s.id))
         if previous is not None and previous[1] in self.conns:  # same device, newer socket
             await self.disconnect(previous[1])
@@ -41,7 +41,7 @@ class CustomerNamespace(RoleNamespace):
         log.info("session %s customer connected", s.id)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        conn = self.conns.pop(sid, None)
+        conn = self.forget(sid)
         if conn is None:
             return
         if self.ctx.customer_sid.get(conn.session_id) == (conn.epoch, sid):

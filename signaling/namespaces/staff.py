@@ -31,20 +31,20 @@ class StaffNamespace(RoleNamespace):
         service = self.ctx.service
         try:
             fields = read_auth(auth)
-            who = service.issuer.check_staff(fields.get("token"), service.now())
+            who = await self.ctx.staff_auth.check(fields.get("token"))
             if not who.has(Role.COUNSELLOR):
                 raise AccessDenied(ErrorCode.FORBIDDEN, "this is for counsellors")
         except BrokerError as err:
             log.info("staff connect refused: %s", err.code)
             raise refuse(err) from None
-        self.conns[sid] = Conn(Role.COUNSELLOR, self.ctx.bucket(), staff=who)
+        self.admit(sid, Conn(Role.COUNSELLOR, self.ctx.bucket(), staff=who))
         self.ctx.staff_sids.add(sid)
         await self.enter_room(sid, staff_room(who.staff_id))
         sessions = await service.staff_connect(who)
         await self.emit("welcome", self._welcome(who, sessions), to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        conn = self.conns.pop(sid, None)
+        conn = self.forget(sid)
         self.ctx.staff_sids.discard(sid)
         if conn is not None and conn.staff is not None:
             await self.ctx.service.staff_disconnect(conn.staff)

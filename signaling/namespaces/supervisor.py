@@ -18,23 +18,22 @@ log = logging.getLogger("signaling.supervisor")
 
 class SupervisorNamespace(RoleNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        service = self.ctx.service
         try:
             fields = read_auth(auth)
-            who = service.issuer.check_staff(fields.get("token"), service.now())
+            who = await self.ctx.staff_auth.check(fields.get("token"))
             if not who.has(Role.SUPERVISOR):
                 raise AccessDenied(ErrorCode.FORBIDDEN, "this is for supervisors")
         except BrokerError as err:
             log.info("supervisor connect refused: %s", err.code)
             raise refuse(err) from None
-        self.conns[sid] = Conn(Role.SUPERVISOR, self.ctx.bucket(), staff=who)
+        self.admit(sid, Conn(Role.SUPERVISOR, self.ctx.bucket(), staff=who))
         rooms = [ALL_TEAMS] if who.has(Role.ADMIN) else [team_room(t) for t in who.teams]
         for room in rooms:
             await self.enter_room(sid, room)
         await self.emit("load", self._snapshot(conn=self.conns[sid]), to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self.conns.pop(sid, None)
+        self.forget(sid)
 
     def _snapshot(self, conn: Conn) -> dict[str, Any]:
         assert conn.staff is not None

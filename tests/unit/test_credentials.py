@@ -60,8 +60,10 @@ def claims(aud: str = CUSTOMER_AUDIENCE, **extra: Any) -> dict[str, Any]:
     return base
 
 
-def hand_signed(data: dict[str, Any], secret: bytes = SECRET, alg: str = "HS256") -> str:
-    return jwt.encode(data, secret, algorithm=alg)
+def hand_signed(data: dict[str, Any], secret: bytes = SECRET, alg: str = "HS256",
+                typ: str = "cb-customer+jwt") -> str:
+    """Signed like ours unless told otherwise (customer token type by default)."""
+    return jwt.encode(data, secret, algorithm=alg, headers={"typ": typ})
 
 
 def refusal(call: Any) -> ErrorCode:
@@ -258,8 +260,9 @@ def test_staff_token_with_bad_roles_is_refused(
     issuer: TokenIssuer, overrides: dict[str, Any], code: ErrorCode
 ) -> None:
     """A validly signed staff token still needs a list of known staff roles."""
-    assert issuer.check_staff(hand_signed(_staff_claims()), NOW).staff_id == STAFF
-    token = hand_signed(_staff_claims(**overrides))
+    good = hand_signed(_staff_claims(), typ="cb-staff+jwt")
+    assert issuer.check_staff(good, NOW).staff_id == STAFF
+    token = hand_signed(_staff_claims(**overrides), typ="cb-staff+jwt")
     assert refusal(lambda: issuer.check_staff(token, NOW)) is code
 
 

@@ -25,6 +25,7 @@ from broker.events import (
     Notify,
     PhoneConnected,
     Reconnected,
+    RevokeLink,
     SwitchChannel,
     Tick,
     input_from_log,
@@ -136,6 +137,7 @@ SAMPLES: dict[type, Input] = {
     Leave: Leave(),
     End: End(),
     Cancel: Cancel(),
+    RevokeLink: RevokeLink(3, "123456789"),
     Tick: Tick(),
     Interrupt: Interrupt(T0 + 90),
 }
@@ -149,6 +151,7 @@ ROWS: list[tuple[State, Input, State]] = [
     (S, SAMPLES[Disconnected], S),
     (S, SAMPLES[Reconnected], S),
     (S, SAMPLES[Cancel], State.CANCELLED),
+    (S, SAMPLES[RevokeLink], S),
     (S, SAMPLES[Tick], S),
     (W, SAMPLES[CustomerJoined], W),
     (W, SAMPLES[Admit], A),
@@ -156,6 +159,7 @@ ROWS: list[tuple[State, Input, State]] = [
     (W, SAMPLES[Reconnected], W),
     (W, SAMPLES[Leave], S),
     (W, SAMPLES[Cancel], State.CANCELLED),
+    (W, SAMPLES[RevokeLink], W),
     (W, SAMPLES[Tick], W),
     (A, SAMPLES[CustomerJoined], A),
     (A, SAMPLES[MediaReported], A),
@@ -167,6 +171,7 @@ ROWS: list[tuple[State, Input, State]] = [
     (A, SAMPLES[End], State.ENDED),
     (A, SAMPLES[Tick], A),
     (A, SAMPLES[Interrupt], State.ENDED),
+    (A, SAMPLES[RevokeLink], A),
 ]
 
 
@@ -993,6 +998,7 @@ LOG_SAMPLES: list[Input] = [
     Leave(),
     End(EndReason.CONNECTION_FAILED),
     Cancel(),
+    RevokeLink(7, "987654321"),
     Tick(),
     Interrupt(12345.625),
 ]
@@ -1013,8 +1019,26 @@ def test_input_log_round_trip_through_json(event: Input) -> None:
         assert "display_name" not in logged
         assert "Anna Schmidt" not in json.dumps(logged)
         assert restored == dataclasses.replace(event, display_name="")
+    elif isinstance(event, RevokeLink):
+        assert "987654321" not in json.dumps(logged)  # the code is derived again, not kept
+        assert restored == dataclasses.replace(event, access_code="")
     else:
         assert restored == event
+
+
+@pytest.mark.parametrize("state", [S, W, A])
+def test_revoking_the_link_moves_to_a_new_generation_and_code(state: State) -> None:
+    """A revoke changes only the link: generation up, the new code and its nonce, nothing
+    said to anyone by the core (the adapter turns the old sockets away)."""
+    s = in_state(state)
+    before = session_to_dict(s)
+    effects = s.handle(RevokeLink(5, "555000111"), NOW)
+    assert effects == []
+    assert (s.link_generation, s.code_nonce, s.access_code) == (1, 5, "555000111")
+    after = session_to_dict(s)
+    changed = {k for k in after if after[k] != before[k]}
+    assert changed == {"link_generation", "code_nonce", "access_code", "version",
+                       "last_event_at"}
 
 
 def test_unknown_logged_input_is_refused() -> None:
