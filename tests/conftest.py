@@ -159,7 +159,8 @@ async def make_broker(tmp_path: Path) -> AsyncIterator[MakeBroker]:
     started: list[Broker] = []
 
     async def make(**overrides: Any) -> Broker:
-        settings = settings_for(tmp_path / f"data{len(started)}", **overrides)
+        data_dir = overrides.pop("data_dir", tmp_path / f"data{len(started)}")
+        settings = settings_for(data_dir, **overrides)
         server = TestServer(create_app(settings), host="127.0.0.1")
         await server.start_server()
         broker = Broker(server, settings)
