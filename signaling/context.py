@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from broker.session import Session
 from broker.staffauth import StaffAuth
 from broker.turn import ice_servers
 from broker.types import Role, SessionId
+from signaling.clientaddr import Network
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import staff_room
 
@@ -29,6 +31,10 @@ class Conn:
     customer: CustomerPrincipal | None = None
     epoch: int = 0  # a customer's connection number for its session (newest wins)
     expiry: asyncio.TimerHandle | None = None  # turns the socket away when its token ends
+    # refused events are tolerated for a while (a burst, a reconnect storm); a socket that
+    # keeps flooding after that is cut off
+    patience: TokenBucket | None = None
+    address: str = ""  # pseudonymous key of the client's address, for the connection limit
 
     @property
     def session_id(self) -> SessionId:
@@ -54,8 +60,15 @@ class Context:
         sid = self.call_sid.get(s.id)
         return sid if sid is not None and sid in self.staff_sids else staff_room(s.counsellor)
 
+    trusted_proxies: tuple[Network, ...] = ()
+    # connections per client address (keyed), across namespaces
+    per_address: Counter[str] = field(default_factory=Counter)
+
     def bucket(self) -> TokenBucket:
         return TokenBucket(self.settings.events_per_second, self.settings.event_burst)
+
+    def patience(self) -> TokenBucket:
+        return TokenBucket(self.settings.events_per_second, self.settings.event_burst * 10)
 
     def ice_servers(self) -> list[dict[str, Any]]:
         """For admitted participants only: TURN credentials are handed out with `start` (and

@@ -7,6 +7,7 @@ import socketio
 from broker.config import Settings
 from broker.service import SessionService
 from broker.staffauth import StaffAuth
+from signaling.clientaddr import parse_networks
 from signaling.context import Context
 from signaling.effects import Emitter, LoadPusher
 from signaling.namespaces.customer import CustomerNamespace
@@ -30,7 +31,8 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
         logger=False,
         engineio_logger=False,
     )
-    ctx = Context(service=service, settings=settings, sio=sio, staff_auth=staff_auth)
+    ctx = Context(service=service, settings=settings, sio=sio, staff_auth=staff_auth,
+                  trusted_proxies=parse_networks(settings.trusted_proxies))
     sio.register_namespace(StaffNamespace("/staff", ctx))
     sio.register_namespace(CustomerNamespace("/customer", ctx))
     sio.register_namespace(SupervisorNamespace("/supervisor", ctx))

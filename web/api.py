@@ -22,8 +22,8 @@ from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode
 from broker.events import Cancel
 from broker.session import Session
 from broker.types import PROTOCOL_VERSION, Channel, CustomerRef, Role, SessionId, TeamId
+from signaling.clientaddr import client_address, parse_networks
 from signaling.schemas import LANGUAGES, SESSION_ID
-from web.clientaddr import client_address, parse_networks
 from web.keys import SERVICE, SETTINGS, STAFF_AUTH
 
 _CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")

@@ -21,9 +21,9 @@ from broker.session import Policy
 from broker.staffauth import staff_auth_for
 from broker.store.memory import MemoryStore
 from signaling.server import create_signaling
-from web import api, pages
+from web import api, openapi, pages
 from web.keys import SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
-from web.middleware import error_middleware, security_headers
+from web.middleware import error_middleware, refuse_compressed_signalling, security_headers
 from web.secrets_file import load_or_create_secret
 
 log = logging.getLogger("web.app")
@@ -46,7 +46,8 @@ def create_app(settings: Settings) -> web.Application:
         link_valid_after_start=settings.link_valid_hours_after_start * 3600,
     )
     app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[error_middleware, security_headers])
+                          middlewares=[security_headers, error_middleware,
+                                       refuse_compressed_signalling])
     app[SETTINGS] = settings
     app[SERVICE] = service
     staff_auth = staff_auth_for(settings, issuer, service.now)
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SIGNALING] = ctx
     ctx.sio.attach(app)
     api.setup(app)
+    openapi.setup(app)
     pages.setup(app)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from broker.errors import BrokerError, ErrorCode, RateLimited
+from web.keys import SETTINGS
 
 log = logging.getLogger("web.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -44,16 +45,48 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(BrokerError(ErrorCode.INTERNAL, "something went wrong on our side"))
 
 
+# only the pages that hold a call may ask for the camera and the microphone
+CALL_PAGES = frozenset({"/staff", "/j"})
+_NO_DEVICES = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), display-capture=()"
+_CALL_DEVICES = ("camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), "
+                 "display-capture=()")
+
+
+@web.middleware
+async def refuse_compressed_signalling(request: web.Request, handler: Handler
+                                       ) -> web.StreamResponse:
+    """No browser compresses what it posts. engine.io's polling reads a compressed body up
+    to its declared length only, truncated mid-packet: refuse it up front instead."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity" and request.path.startswith("/socket.io/"):
+        raise web.HTTPUnsupportedMediaType(text="compressed bodies are not accepted")
+    return await handler(request)
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # aiohttp's own refusals (404 of a page) get them too
+        _harden(request, exc)
+        raise
+    _harden(request, response)
+    return response
+
+
+def _harden(request: web.Request, response: web.StreamResponse) -> None:
     h = response.headers
+    h.setdefault("Permissions-Policy",
+                 _CALL_DEVICES if request.path in CALL_PAGES else _NO_DEVICES)
+    if request.app[SETTINGS].base_url.startswith("https://"):
+        # behind TLS only: HSTS on a plain-http origin would lock the browser out
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "no-referrer")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'",
+        "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'",
     )
-    return response

@@ -16,6 +16,7 @@ import socketio
 
 from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode
 from signaling import schemas
+from signaling.clientaddr import client_address
 from signaling.context import Conn, Context
 
 log = logging.getLogger("signaling.events")
@@ -31,16 +32,45 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.conns: dict[str, Conn] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def check_address(self, environ: dict[str, Any]) -> str:
+        """The client's (keyed) address, if it may open one more connection."""
+        request = environ.get("aiohttp.request")
+        peer = getattr(request, "remote", None)
+        forwarded = request.headers.get("X-Forwarded-For") if request is not None else None
+        address = client_address(peer, forwarded, self.ctx.trusted_proxies)
+        key = self.ctx.service.issuer.keyed_hash("address", address)[:16]
+        if self.ctx.per_address[key] >= self.ctx.settings.max_connections_per_address:
+            log.warning("%s connect refused: too many connections from client %s",
+                        self.namespace, key)
+            raise BrokerError(ErrorCode.RATE_LIMITED, "too many connections from your network")
+        return key
+
     def admit(self, sid: str, conn: Conn) -> None:
         """Register a connected socket; one whose token can end is turned away when it does."""
+        conn.patience = self.ctx.patience()
         self.conns[sid] = conn
+        if conn.address:
+            self.ctx.per_address[conn.address] += 1
         self._watch_expiry(sid, conn)
 
     def forget(self, sid: str) -> Conn | None:
         conn = self.conns.pop(sid, None)
-        if conn is not None and conn.expiry is not None:
+        if conn is None:
+            return None
+        if conn.expiry is not None:
             conn.expiry.cancel()
+        if conn.address:
+            self.ctx.per_address[conn.address] -= 1
+            if self.ctx.per_address[conn.address] <= 0:
+                del self.ctx.per_address[conn.address]
         return conn
+
+    async def _cut_off(self, sid: str, event: str) -> dict[str, Any]:
+        err = BrokerError(ErrorCode.RATE_LIMITED, "too many events: disconnected")
+        refusal = await self._refuse(sid, event, err)
+        log.warning("%s socket cut off: it kept flooding", self.namespace)
+        await self.disconnect(sid)
+        return refusal
 
     def _watch_expiry(self, sid: str, conn: Conn) -> None:
         if conn.expiry is not None:
@@ -92,6 +122,8 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         known = name if handler is not None else "?"  # logs never echo client-chosen text
         try:
             if not conn.bucket.take():
+                if conn.patience is not None and not conn.patience.take():
+                    return await self._cut_off(sid, name)
                 if conn.bucket.refused % 100 != 1:  # report a flood, not every dropped event
                     return _refusal(ErrorCode.RATE_LIMITED, "too many events, slow down")
                 raise BrokerError(ErrorCode.RATE_LIMITED, "too many events, slow down")

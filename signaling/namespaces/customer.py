@@ -22,6 +22,7 @@ class CustomerNamespace(RoleNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         service = self.ctx.service
         try:
+            address = self.check_address(environ)
             fields = read_auth(auth)
             who = service.issuer.check_customer(fields.get("token"), service.now())
             s, device, epoch = await service.customer_connect(
@@ -33,7 +34,8 @@ class CustomerNamespace(RoleNamespace):
         if previous is not None and previous[0] > epoch:  # a newer socket got there first
             raise refuse(BrokerError(ErrorCode.LINK_IN_USE, "a newer connection holds the link"))
         self.ctx.customer_sid[s.id] = (epoch, sid)
-        self.admit(sid, Conn(Role.CUSTOMER, self.ctx.bucket(), customer=who, epoch=epoch))
+        self.admit(sid, Conn(Role.CUSTOMER, self.ctx.bucket(), address=address, customer=who,
+                             epoch=epoch))
         await self.enter_room(sid, customer_room(s.id))
         if previous is not None and previous[1] in self.conns:  # same device, newer socket
             await self.disconnect(previous[1])

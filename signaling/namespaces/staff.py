@@ -30,6 +30,7 @@ class StaffNamespace(RoleNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         service = self.ctx.service
         try:
+            address = self.check_address(environ)
             fields = read_auth(auth)
             who = await self.ctx.staff_auth.check(fields.get("token"))
             if not who.has(Role.COUNSELLOR):
@@ -37,7 +38,7 @@ class StaffNamespace(RoleNamespace):
         except BrokerError as err:
             log.info("staff connect refused: %s", err.code)
             raise refuse(err) from None
-        self.admit(sid, Conn(Role.COUNSELLOR, self.ctx.bucket(), staff=who))
+        self.admit(sid, Conn(Role.COUNSELLOR, self.ctx.bucket(), address=address, staff=who))
         self.ctx.staff_sids.add(sid)
         await self.enter_room(sid, staff_room(who.staff_id))
         sessions = await service.staff_connect(who)

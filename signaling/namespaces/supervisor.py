@@ -19,6 +19,7 @@ log = logging.getLogger("signaling.supervisor")
 class SupervisorNamespace(RoleNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         try:
+            address = self.check_address(environ)
             fields = read_auth(auth)
             who = await self.ctx.staff_auth.check(fields.get("token"))
             if not who.has(Role.SUPERVISOR):
@@ -26,7 +27,7 @@ class SupervisorNamespace(RoleNamespace):
         except BrokerError as err:
             log.info("supervisor connect refused: %s", err.code)
             raise refuse(err) from None
-        self.admit(sid, Conn(Role.SUPERVISOR, self.ctx.bucket(), staff=who))
+        self.admit(sid, Conn(Role.SUPERVISOR, self.ctx.bucket(), address=address, staff=who))
         rooms = [ALL_TEAMS] if who.has(Role.ADMIN) else [team_room(t) for t in who.teams]
         for room in rooms:
             await self.enter_room(sid, room)

@@ -1,0 +1,455 @@
+"""The REST API as an OpenAPI 3.1 document, served at `GET /api/openapi.json`.
+
+Built from the code's own constants (error codes and their HTTP statuses, id patterns,
+languages, enumerations), so those cannot drift; the paths and the shapes of bodies are
+written out here and kept true by tests/contract/test_openapi.py (every route documented,
+every documented route served, real responses valid against their schemas) and by
+tests/fuzz/test_rest_schemathesis.py (schemathesis against a running broker).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from typing import Any
+
+from aiohttp import web
+
+from broker.credentials import ACCESS_CODE_DIGITS
+from broker.errors import BrokerError, ErrorCode
+from broker.types import PROTOCOL_VERSION, Channel, EndReason, Kind, State
+from signaling.schemas import LANGUAGES, SESSION_ID
+from web import api
+
+PATH = "/api/openapi.json"
+Schema = dict[str, Any]
+
+_DOCUMENT = web.AppKey("openapi_document", bytes)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("counselling-broker")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree
+        return "0"
+
+
+# ---------------------------------------------------------------- schema helpers
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None,
+        description: str | None = None) -> Schema:
+    """A JSON object of exactly these properties: the API never adds unlisted ones."""
+    out: Schema = {
+        "type": "object",
+        "properties": {**required, **(optional or {})},
+        "required": list(required),
+        "additionalProperties": False,
+    }
+    if description:
+        out["description"] = description
+    return out
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def anchored(pattern: str) -> str:
+    """A Python pattern used with `fullmatch`, as an anchored JSON Schema pattern."""
+    return f"^(?:{pattern})$"
+
+
+def codes_with_status(status: int) -> list[str]:
+    """Every error code the API answers with this HTTP status (broker/errors.py)."""
+    return [str(c) for c in ErrorCode if BrokerError(c, "").http_status == status]
+
+
+def error_schema(codes: list[str], *, retry_after: bool = False) -> Schema:
+    inner: dict[str, Schema] = {"code": {"type": "string", "enum": codes},
+                                "message": {"type": "string"}}
+    if retry_after:
+        inner["retry_after"] = {"type": "integer", "minimum": 1,
+                                "description": "seconds until the next attempt may pass"}
+    return obj({"error": obj(inner)})
+
+
+STATUS_TEXT = {
+    400: "Malformed request: body, field, parameter or session id",
+    401: "No valid staff token (missing, malformed, wrong type, expired, or a revoked link)",
+    403: "The token lacks the role, or the session or record belongs to someone else",
+    404: "No such session, record or access code",
+    409: "The session's state does not allow this",
+    410: "The session has ended; only its contact record remains",
+    413: "A body or field over its size limit",
+    429: "Too many attempts; wait `Retry-After` seconds",
+    500: "Unexpected server error (a bug: please report it)",
+    503: "Temporarily unavailable; try again",
+}
+
+
+def error_response(status: int) -> Schema:
+    out: Schema = {
+        "description": STATUS_TEXT[status],
+        "content": {"application/json": {
+            "schema": error_schema(codes_with_status(status), retry_after=status == 429),
+        }},
+    }
+    if status == 429:
+        out["headers"] = {"Retry-After": {
+            "description": "seconds until the next attempt may pass",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+        }}
+    return out
+
+
+def ok(schema_name: str, description: str, status: int = 200) -> dict[str, Schema]:
+    return {str(status): {
+        "description": description,
+        "content": {"application/json": {"schema": ref(schema_name)}},
+    }}
+
+
+def errors(*statuses: int) -> dict[str, Schema]:
+    # every operation may fail unexpectedly; documented so a client knows the body's shape
+    return {str(s): {"$ref": f"#/components/responses/E{s}"} for s in (*statuses, 500)}
+
+
+def json_body(schema_name: str) -> Schema:
+    return {"required": True,
+            "content": {"application/json": {"schema": ref(schema_name)}}}
+
+
+Security = list[dict[str, list[str]]]
+STAFF: Security = [{"staffBearer": []}]
+PUBLIC: Security = []
+SESSION_PARAM: Schema = {
+    "name": "session", "in": "path", "required": True, "schema": ref("SessionId"),
+}
+
+
+def operation(op_id: str, summary: str, tag: str, security: Security,
+              responses: dict[str, Schema], **extra: Any) -> Schema:
+    return {"operationId": op_id, "summary": summary, "tags": [tag], "security": security,
+            "responses": responses, **extra}
+
+
+# ---------------------------------------------------------------- components
+
+NUMBER = {"type": "number"}
+TIME = {"type": "number", "description": "Unix seconds"}
+SECONDS = {"type": "number", "minimum": 0}
+COUNT = {"type": "integer", "minimum": 0}
+TIME_INPUT: Schema = {
+    "description": "Unix seconds, or ISO 8601 with a zone offset "
+                   "(e.g. 2026-11-23T10:00:00+01:00; at most 40 characters)",
+    "oneOf": [{"type": "number"}, {"type": "string", "maxLength": 40}],
+}
+LIVE_STATES = [str(State.SCHEDULED), str(State.WAITING), str(State.ACTIVE)]
+
+SESSION_PROPERTIES: dict[str, Schema] = {
+    "session": ref("SessionId"),
+    "state": ref("State"),
+    "channel": nullable(ref("Channel")),
+    "planned_channel": ref("Channel"),
+    "planned_start": TIME,
+    "media_up": {"type": "boolean"},
+    "end_reason": nullable(ref("EndReason")),
+    "customer_present": {"type": "boolean"},
+    "customer": nullable(ref("CustomerCard")),
+    "access_code": ref("AccessCode"),
+    "access_code_display": ref("AccessCodeDisplay"),
+    "team": ref("TeamId"),
+    "customer_ref": ref("CustomerRef"),
+}
+LINK_PROPERTIES: dict[str, Schema] = {
+    "customer_token": {"type": "string", "description": "the customer's JWT"},
+    "join_url": {"type": "string", "pattern": "/j#[^#]+$",
+                 "description": "the link to send; the token travels in the fragment"},
+    "expires_at": TIME,
+}
+
+
+def schemas() -> dict[str, Schema]:
+    contact_record = obj(
+        {
+            "session_id": ref("SessionId"),
+            "team": ref("TeamId"),
+            "counsellor": {"type": "string"},
+            "customer_ref": ref("CustomerRef"),
+            "kind": {"type": "string", "enum": [str(k) for k in Kind]},
+            "state": {"type": "string",
+                      "enum": [str(s) for s in State if s.terminal]},
+            "planned_channel": ref("Channel"),
+            "planned_start": TIME,
+            "created_at": TIME,
+            "joined_at": nullable(TIME),
+            "admitted_at": nullable(TIME),
+            "media_connected_at": nullable(TIME),
+            "ended_at": TIME,
+            "end_reason": ref("EndReason"),
+            "seconds": obj({str(c): SECONDS for c in Channel}),
+            "waiting_seconds": nullable(SECONDS),
+            "setup_seconds": nullable(SECONDS),
+            "fallback_used": {"type": "boolean"},
+            "segments": {"type": "array", "items": {
+                "type": "array", "minItems": 3, "maxItems": 3,
+                "prefixItems": [ref("Channel"), TIME, TIME], "items": False,
+                "description": "[channel, start, end]",
+            }},
+        },
+        description="One per ended session, written once. No name, no access code.",
+    )
+    team_load = obj({
+        "sessions": obj({s: COUNT for s in LIVE_STATES}),
+        "channels": obj({str(c): COUNT for c in Channel}),
+        "waiting": COUNT,
+        "oldest_wait_seconds": nullable(SECONDS),
+        "counsellors": obj({"online": COUNT, "busy": COUNT, "free": COUNT}),
+    })
+    all_codes = [str(c) for c in ErrorCode]
+    code_table = ", ".join(f"`{c}` {BrokerError(c, '').http_status}" for c in ErrorCode)
+    return {
+        "SessionId": {"type": "string", "pattern": anchored(SESSION_ID.pattern)},
+        "TeamId": {"type": "string", "pattern": anchored(api._TEAM.pattern)},
+        "CustomerRef": {"type": "string", "pattern": anchored(api._CUSTOMER_REF.pattern),
+                        "description": "the counsellor's pseudonymous reference, never a name"},
+        "AccessCode": {"type": "string",
+                       "pattern": f"^[0-9]{{{ACCESS_CODE_DIGITS}}}$"},
+        "AccessCodeDisplay": {"type": "string", "pattern": "^[0-9]{3}( [0-9]{3})*$",
+                              "description": "the access code in groups of three"},
+        "Channel": {"type": "string", "enum": [str(c) for c in Channel]},
+        "State": {"type": "string", "enum": [str(s) for s in State]},
+        "EndReason": {"type": "string", "enum": [str(r) for r in EndReason]},
+        "Language": {"type": "string", "enum": list(LANGUAGES)},
+        "Capabilities": obj({"webrtc": {"type": "boolean"}, "camera": {"type": "boolean"},
+                             "microphone": {"type": "boolean"}}),
+        "CustomerCard": obj({
+            "name": {"type": "string", "maxLength": 64},
+            "language": ref("Language"),
+            "capabilities": ref("Capabilities"),
+            "waiting_since": nullable(TIME),
+        }, description="what the customer told on joining; only ever shown to the counsellor"),
+        "Session": obj(SESSION_PROPERTIES, description="A live session as its counsellor sees it"),
+        "CreatedSession": obj({**SESSION_PROPERTIES, **LINK_PROPERTIES}),
+        "SessionList": obj({
+            "sessions": {"type": "array", "items": ref("Session"),
+                         "description": "the caller's live sessions, by planned start"},
+            "closed_today": {"type": "array", "items": ref("ContactRecord"),
+                             "description": "the caller's records ended since 00:00 "
+                                            "Europe/Berlin"},
+        }),
+        "Link": obj({
+            "session": ref("SessionId"),
+            **LINK_PROPERTIES,
+            "link_generation": COUNT,
+            "access_code": ref("AccessCode"),
+            "access_code_display": ref("AccessCodeDisplay"),
+        }),
+        "LinkRevoked": obj({"session": ref("SessionId"), "revoked": {"const": True},
+                            "link_generation": COUNT}),
+        "Cancelled": obj({"session": ref("SessionId"),
+                          "state": {"type": "string", "enum": [str(State.CANCELLED)]}}),
+        "ContactRecord": contact_record,
+        "ContactList": obj({"contacts": {"type": "array", "items": ref("ContactRecord")}}),
+        "TeamLoad": team_load,
+        "Load": obj({
+            "at": TIME,
+            "version": COUNT,
+            "teams": {"type": "object", "additionalProperties": ref("TeamLoad")},
+        }, description="live load per team: the caller's teams, admins all"),
+        "ClientConfig": obj({
+            "protocol": {"const": PROTOCOL_VERSION},
+            "hotline": {"type": "string"},
+            "languages": {"type": "array", "items": ref("Language")},
+        }),
+        "Health": obj({
+            "status": {"const": "ok"},
+            "node": {"type": "string"},
+            "contact_log_ms": SECONDS,
+        }),
+        "CreateSession": obj(
+            {"customer_ref": ref("CustomerRef")},
+            {
+                "planned_start": {**TIME_INPUT,
+                                  "description": f"{TIME_INPUT['description']}; within a "
+                                                 "year of now; default now"},
+                "planned_channel": {**ref("Channel"), "default": str(Channel.VIDEO)},
+                "team": {**ref("TeamId"),
+                         "description": "required unless the token names exactly one team; "
+                                        "one of the caller's teams"},
+            },
+        ),
+        "JoinByCode": obj({"code": {
+            "type": "string", "maxLength": 32,
+            "description": f"{ACCESS_CODE_DIGITS} digits; spaces and - . / are ignored",
+        }}),
+        "Error": {**error_schema(all_codes),
+                  "description": f"Every refusal. Codes and their HTTP status: {code_table}"},
+    }
+
+
+# ---------------------------------------------------------------- paths
+
+
+def paths() -> dict[str, Schema]:
+    session = [SESSION_PARAM]
+    return {
+        "/api/sessions": {
+            "post": operation(
+                "createSession", "Create a session for an appointment", "sessions", STAFF,
+                {**ok("CreatedSession", "The session with its link and access code", 201),
+                 **errors(400, 401, 403, 413, 503)},
+                requestBody=json_body("CreateSession"),
+                description="Counsellors only. The body is a JSON object of these fields "
+                            "only (anything else is 400).",
+            ),
+            "get": operation(
+                "listSessions", "The caller's live sessions and today's closed ones",
+                "sessions", STAFF,
+                {**ok("SessionList", "Live sessions and today's records"), **errors(401, 403)},
+            ),
+        },
+        "/api/sessions/{session}": {
+            "get": operation(
+                "getSession", "One of the caller's sessions", "sessions", STAFF,
+                {**ok("Session", "The session"), **errors(400, 401, 403, 404, 410)},
+                parameters=session,
+            ),
+        },
+        "/api/sessions/{session}/link": {
+            "get": operation(
+                "getLink", "The session's current link and code again (revokes nothing)",
+                "links", STAFF,
+                {**ok("Link", "The current link"), **errors(400, 401, 403, 404, 410)},
+                parameters=session,
+            ),
+            "post": operation(
+                "reissueLink", "A new link and access code; older ones stop working",
+                "links", STAFF,
+                {**ok("Link", "The new link"), **errors(400, 401, 403, 404, 410, 503)},
+                parameters=session,
+                description="Customer sockets that came in with an older link are turned "
+                            "away; the link may bind to a new device.",
+            ),
+            "delete": operation(
+                "revokeLink", "Revoke the link and code without handing out new ones",
+                "links", STAFF,
+                {**ok("LinkRevoked", "Revoked"), **errors(400, 401, 403, 404, 410, 503)},
+                parameters=session,
+            ),
+        },
+        "/api/sessions/{session}/cancel": {
+            "post": operation(
+                "cancelSession", "Cancel a scheduled or waiting session", "sessions", STAFF,
+                {**ok("Cancelled", "Cancelled; both parties get `ended`"),
+                 **errors(400, 401, 403, 404, 409, 410)},
+                parameters=session,
+            ),
+        },
+        "/api/join": {
+            "post": operation(
+                "joinByCode", "Exchange an access code for the session's link", "links", PUBLIC,
+                {**ok("Link", "The session's current link"),
+                 **errors(400, 404, 413, 429)},
+                requestBody=json_body("JoinByCode"),
+                description="Limited per client address (rate and lock-out after repeated "
+                            "wrong codes), for everyone together, and per code; a refused "
+                            "attempt answers 429 with `Retry-After`. A malformed or unknown "
+                            "code is 404 `invalid_code`.",
+            ),
+        },
+        "/api/load": {
+            "get": operation(
+                "getLoad", "Live load of the caller's teams", "supervision", STAFF,
+                {**ok("Load", "Load snapshot"), **errors(401, 403)},
+                description="Supervisors (admins: every team).",
+            ),
+        },
+        "/api/contacts": {
+            "get": operation(
+                "listContacts", "Contact records ended in [from, to)", "supervision", STAFF,
+                {**ok("ContactList", "Records, oldest first"), **errors(400, 401, 403)},
+                parameters=[
+                    {"name": "from", "in": "query", "required": False,
+                     "schema": {"type": "string"},
+                     "description": "Unix seconds or ISO 8601 with zone; default now - 24 h"},
+                    {"name": "to", "in": "query", "required": False,
+                     "schema": {"type": "string"},
+                     "description": "Unix seconds or ISO 8601 with zone; default now + 1 s"},
+                ],
+                description="Admins see all, supervisors their teams, counsellors their own.",
+            ),
+        },
+        "/api/contacts/{session}": {
+            "get": operation(
+                "getContact", "One contact record", "supervision", STAFF,
+                {**ok("ContactRecord", "The record"), **errors(400, 401, 403, 404)},
+                parameters=session,
+                description="Its counsellor, a supervisor of its team, or an admin.",
+            ),
+        },
+        "/api/config": {
+            "get": operation(
+                "getClientConfig", "What the pages need to know", "service", PUBLIC,
+                {**ok("ClientConfig", "Protocol version, hotline, languages"), **errors()},
+            ),
+        },
+        PATH: {
+            "get": operation(
+                "getOpenApi", "This document", "service", PUBLIC,
+                {"200": {"description": "OpenAPI 3.1",
+                         "content": {"application/json": {"schema": {"type": "object"}}}},
+                 **errors()},
+            ),
+        },
+        "/healthz": {
+            "get": operation(
+                "health", "Liveness: the process answers and its contact log responds",
+                "service", PUBLIC,
+                {**ok("Health", "Healthy"), **errors()},
+            ),
+        },
+    }
+
+
+def document() -> Schema:
+    statuses = sorted(STATUS_TEXT)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "counselling-broker REST API",
+            "version": _version(),
+            "description": f"Signalling protocol version {PROTOCOL_VERSION}; the socket.io "
+                           "events are described in docs/protocol.md. Bodies are JSON "
+                           "objects of the listed fields only. Every refusal is "
+                           "`{error: {code, message}}`. A method a path does not list is "
+                           "answered 405 with an `Allow` header.",
+        },
+        "tags": [{"name": t} for t in ("sessions", "links", "supervision", "service")],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": {"staffBearer": {
+                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "A staff token: ours (HS256, `counselling-broker token`) or "
+                               "the identity provider's (OpenID Connect). Roles: counsellor, "
+                               "supervisor, admin.",
+            }},
+            "schemas": schemas(),
+            "responses": {f"E{s}": error_response(s) for s in statuses},
+        },
+    }
+
+
+async def serve(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[_DOCUMENT], content_type="application/json")
+
+
+def setup(app: web.Application) -> None:
+    app[_DOCUMENT] = json.dumps(document(), indent=1).encode()
+    app.router.add_get(PATH, serve)
