@@ -30,10 +30,13 @@ def free_port() -> int:
 class BrokerProcess:
     """`counselling-broker serve` as its own OS process, on a fixed data directory."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None,
+                 log_file: Path | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
+        self.env = env or {}
+        self.log_file = log_file  # the process's stderr (its log) goes here when given
 
     @property
     def url(self) -> str:
@@ -41,12 +44,18 @@ class BrokerProcess:
 
     async def start(self) -> None:
         env = {**os.environ, "CB_SECRET": SECRET, "CB_HEARTBEAT_SECONDS": "0.2",
-               "CB_LOG_LEVEL": "WARNING"}
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "web.cli", "serve", "--port", str(self.port),
-            "--data-dir", str(self.data_dir), env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )
+               "CB_LOG_LEVEL": "WARNING", **self.env}
+        log = self.log_file.open("ab") if self.log_file is not None else None
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "web.cli", "serve", "--port", str(self.port),
+                "--data-dir", str(self.data_dir), env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log if log is not None else asyncio.subprocess.PIPE,
+            )
+        finally:
+            if log is not None:
+                log.close()  # the child holds its own descriptor
         deadline = time.monotonic() + 15
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
@@ -59,7 +68,8 @@ class BrokerProcess:
                 if self.proc.returncode is not None:
                     break
                 await asyncio.sleep(0.05)
-        err = b"" if self.proc.stderr is None else await self.proc.stderr.read()
+        err = (self.log_file.read_bytes() if self.log_file is not None
+               else b"" if self.proc.stderr is None else await self.proc.stderr.read())
         raise AssertionError(f"broker did not start: {err.decode()[-2000:]}")
 
     async def kill(self) -> None:
