@@ -13,6 +13,9 @@ const ERRORS = {
   token_expired: "Der Link ist abgelaufen.",
   forbidden: "Dafür fehlt Ihnen die Berechtigung.",
   link_in_use: "Dieser Link wird schon auf einem anderen Gerät benutzt.",
+  link_revoked:
+    "Dieser Link gilt nicht mehr. Bitte nutzen Sie den neuen Link oder den neuen Zugangscode " +
+    "von Ihrem Jobcenter.",
   invalid_code: "Zu diesem Zugangscode gibt es kein offenes Gespräch. Bitte prüfen Sie die Ziffern.",
   not_found: "Das Gespräch wurde nicht gefunden.",
   not_admitted: "Bitte warten Sie, bis Sie eingelassen werden.",

@@ -115,8 +115,20 @@ if (socket) {
     }
   });
 
+  let evicted = null;
+  socket.on("evicted", (e) => {
+    evicted = e; // the server closes this socket next: the session ended or the link changed
+  });
+
   socket.on("disconnect", (reason) => {
     if (finished) return;
+    if (evicted && evicted.code === "link_revoked") {
+      call.stop();
+      status.textContent = "";
+      error.textContent = errorText(evicted);
+      step(null);
+      return;
+    }
     if (reason === "io server disconnect") {
       // the server let a newer connection for this link take over: no automatic retry
       call.stop();
