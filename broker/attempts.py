@@ -24,7 +24,7 @@ class AttemptPolicy:
     lockout_seconds: float = 900.0
     uses_per_code: int = 10
     code_window_seconds: float = 600.0
-    failures_per_minute: int = 600
+    failures_per_minute: int = 120
     max_keys: int = 100_000
 
 

@@ -67,7 +67,7 @@ class Settings:
     code_lockout_failures: int = 20  # wrong codes from one address before a lock-out
     code_lockout_seconds: float = 900.0
     code_uses_per_window: int = 10  # redemptions of one valid code per window
-    code_failures_per_minute: int = 600  # wrong codes from all addresses together
+    code_failures_per_minute: int = 120  # wrong codes from all addresses together
     max_packet_bytes: int = 1_048_576  # one socket.io packet; fields have far lower limits
     events_per_second: float = 30.0
     event_burst: int = 120
