@@ -92,7 +92,8 @@ class AttemptGuard:
     def _address(self, key: str, now: float) -> _Address:
         a = self._addresses.pop(key, None)
         if a is None:
-            a = _Address(tokens=float(self.policy.per_address_per_minute), at=now)
+            a = _Address(tokens=float(self.policy.per_address_per_minute), at=now,
+                         failures_since=now)
         self._addresses[key] = a  # most recently used last
         while len(self._addresses) > self.policy.max_keys:
             self._addresses.popitem(last=False)

@@ -6,6 +6,7 @@ debugging, the pages translate by code.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any
 
@@ -111,7 +112,7 @@ class RateLimited(BrokerError):
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(ErrorCode.RATE_LIMITED, message)
-        self.retry_after = max(1, round(retry_after))
+        self.retry_after = max(1, math.ceil(retry_after))  # never too soon
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "retry_after": self.retry_after}

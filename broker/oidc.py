@@ -51,6 +51,8 @@ class KeySet:
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
             raise ValueError("not a JWKS document")
         keys: dict[str, tuple[jwt.PyJWK, str | None]] = {}
+        seen: set[str] = set()
+        ambiguous: set[str] = set()
         for raw in data["keys"]:
             if not isinstance(raw, dict) or not isinstance(raw.get("kid"), str):
                 continue
@@ -60,10 +62,14 @@ class KeySet:
                     or "d" in raw):  # a private key published by mistake: refuse to use it
                 continue
             try:
-                keys[raw["kid"]] = (jwt.PyJWK(raw), declared)
+                key = jwt.PyJWK(raw)
             except jwt.PyJWTError:
                 continue  # a key type this build cannot use
-        return cls(keys)
+            if raw["kid"] in seen:  # two usable keys, one kid: which is meant is unknowable
+                ambiguous.add(raw["kid"])
+            seen.add(raw["kid"])
+            keys[raw["kid"]] = (key, declared)
+        return cls({kid: k for kid, k in keys.items() if kid not in ambiguous})
 
     def get(self, kid: str) -> tuple[jwt.PyJWK, str | None] | None:
         return self._keys.get(kid)
@@ -117,7 +123,10 @@ def verify(token: str, config: OidcConfig, keys: KeySet, now: float) -> OidcIden
 
 
 def _claim(claims: Mapping[str, Any], path: str) -> Any:
-    """A claim by dotted path (Keycloak puts roles in `realm_access.roles`)."""
+    """A claim by name (which may hold dots, e.g. a URL), else by dotted path (Keycloak
+    puts roles in `realm_access.roles`)."""
+    if path in claims:
+        return claims[path]
     value: Any = claims
     for part in path.split("."):
         if not isinstance(value, Mapping):

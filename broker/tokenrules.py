@@ -8,6 +8,7 @@ against the caller's clock, so the core stays testable with a hand-moved one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +35,8 @@ def safe_header(token: object, allowed: frozenset[str]) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         raise refused() from None
-    if header.get("alg") not in allowed:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in allowed:
         raise refused("the token's algorithm is not accepted")
     if KEY_BEARING_HEADERS & header.keys():
         raise refused("the token may not name its own key")
@@ -66,6 +68,12 @@ def check_times(claims: Mapping[str, Any], now: float, nbf_skew: float = 0.0) ->
 
 
 def _number(value: object) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
+    if not isinstance(value, int | float) or isinstance(value, bool):
         raise refused()
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise refused() from None
+    if not math.isfinite(number):  # NaN, or an "exp" that never comes
+        raise refused()
+    return number
