@@ -1,7 +1,8 @@
 """Settings: a frozen dataclass with defaults, overlaid from `CB_*` environment variables.
 
 Unknown `CB_` keys are refused (a typo must not silently fall back to a default) and every
-error names the key. A secret may come from a file: `CB_SECRET_FILE=/run/secrets/cb`.
+error names the key. Secrets may come from files: `CB_SECRET_FILE=/run/secrets/cb`,
+`CB_TURN_SECRET_FILE`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 PREFIX = "CB_"
+# secrets may come from files (container secrets) rather than the environment
+SECRET_FILES = {"secret_file": "secret", "turn_secret_file": "turn_secret"}
 # an identity provider signs with a private key; a shared-secret algorithm here would let
 # anyone holding the public key sign (the classic algorithm confusion)
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -134,9 +137,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if not key.startswith(PREFIX):
             continue
         name = key[len(PREFIX):].lower()
-        if name == "secret_file":
+        if name in SECRET_FILES:
             try:
-                values["secret"] = Path(raw).read_text().strip()
+                values[SECRET_FILES[name]] = Path(raw).read_text().strip()
             except OSError as exc:
                 raise ConfigError(f"{key}: cannot read {raw}: {exc.strerror}") from None
             continue

@@ -10,6 +10,7 @@ from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
 )
@@ -19,10 +20,13 @@ from aiortc.sdp import candidate_from_sdp
 from tests.conftest import Peer
 
 
-def peer_connection(ice_servers: list[dict[str, Any]]) -> RTCPeerConnection:
-    """Always an explicit ICE list: aiortc would otherwise ask a public STUN server."""
+def peer_connection(ice_servers: list[dict[str, Any]], *, relay_only: bool = False
+                    ) -> RTCPeerConnection:
+    """Always an explicit ICE list: aiortc would otherwise ask a public STUN server.
+    `relay_only` gathers relayed candidates only (no host, no server-reflexive)."""
     servers = [RTCIceServer(**s) for s in ice_servers]
-    return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+    policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+    return RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
 
 
 @dataclass
@@ -36,6 +40,7 @@ class MediaPeer:
     messages: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     tracks: asyncio.Queue[MediaStreamTrack] = field(default_factory=asyncio.Queue)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    relay_only: bool = False
 
     def _watch(self, pc: RTCPeerConnection) -> None:
         @pc.on("connectionstatechange")
@@ -59,7 +64,7 @@ class MediaPeer:
         assert ack["ok"], ack
 
     async def offer(self, start: dict[str, Any]) -> None:
-        self.pc = pc = peer_connection(start["ice_servers"])
+        self.pc = pc = peer_connection(start["ice_servers"], relay_only=self.relay_only)
         self._watch(pc)
         pc.addTrack(AudioStreamTrack())
         self.channel = pc.createDataChannel("chat")
@@ -68,7 +73,7 @@ class MediaPeer:
         await self.send_signal({"type": "offer", "sdp": pc.localDescription.sdp})
 
     async def answer(self, start: dict[str, Any], offer: dict[str, Any]) -> None:
-        self.pc = pc = peer_connection(start["ice_servers"])
+        self.pc = pc = peer_connection(start["ice_servers"], relay_only=self.relay_only)
         self._watch(pc)
         await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
         pc.addTrack(AudioStreamTrack())

@@ -134,6 +134,35 @@ def test_secret_from_file(tmp_path: Path) -> None:
     assert settings.secret == "s3cr3t-" + "q" * 40
 
 
+def test_turn_secret_from_file(tmp_path: Path) -> None:
+    """CB_TURN_SECRET_FILE keeps the TURN secret out of the environment too."""
+    path = tmp_path / "turn"
+    path.write_text("turn-" + "t" * 30 + "\n")
+    settings = load_settings(environ={"CB_TURN_SECRET_FILE": str(path),
+                                      "CB_TURN_URLS": "turn:turn.example:3478"})
+    assert settings.turn_secret == "turn-" + "t" * 30
+    assert "turn-" not in repr(settings)
+
+
+def test_oidc_and_turn_settings_are_checked() -> None:
+    """An identity provider needs its audience and key set (https), TURN needs its secret,
+    and no shared-secret algorithm may be allowed for provider tokens."""
+    for bad in ({"CB_OIDC_ISSUER": "https://idp.example/realms/jc"},
+                {"CB_OIDC_ISSUER": "https://idp.example", "CB_OIDC_AUDIENCE": "cb",
+                 "CB_OIDC_JWKS_URL": "http://idp.example/certs"},
+                {"CB_OIDC_ALGORITHMS": "RS256,HS256"},
+                {"CB_OIDC_ROLE_MAP": '["not", "an", "object"]'},
+                {"CB_TURN_URLS": "turn:turn.example:3478"},
+                {"CB_TURN_URLS": "turn:turn.example:3478", "CB_TURN_SECRET": "short"}):
+        with pytest.raises(ConfigError):
+            load_settings(environ=bad)
+    ok = load_settings(environ={
+        "CB_OIDC_ISSUER": "https://idp.example", "CB_OIDC_AUDIENCE": "cb",
+        "CB_OIDC_JWKS_URL": "https://idp.example/certs",
+        "CB_OIDC_ROLE_MAP": '{"jc-berater": "counsellor"}'})
+    assert ok.oidc_role_map == {"jc-berater": "counsellor"}
+
+
 def test_missing_secret_file_is_refused_naming_the_key(tmp_path: Path) -> None:
     """An unreadable secret file is a ConfigError naming CB_SECRET_FILE."""
     with pytest.raises(ConfigError, match="CB_SECRET_FILE"):
