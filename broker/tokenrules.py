@@ -31,6 +31,8 @@ def safe_header(token: object, allowed: frozenset[str]) -> dict[str, Any]:
         raise refused("a token is required")
     if len(token) > MAX_TOKEN_BYTES:
         raise refused("the token is too long")
+    if not token.isascii():  # a JWT is base64url and dots; PyJWT would fail to encode it
+        raise refused()
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -49,6 +51,8 @@ def unverified_issuer(token: str) -> str:
     """Only to route the token to the right verifier; the verifier checks it again."""
     if len(token) > MAX_TOKEN_BYTES:
         raise refused("the token is too long")
+    if not token.isascii():
+        raise refused()
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:

@@ -146,7 +146,10 @@ def media_state(data: dict[str, Any]) -> tuple[bool, dict[str, float]]:
             raise BadInput("stats keys must be short strings")
         if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
             raise BadInput("stats values must be numbers")
-        clean[k] = float(v)
+        try:
+            clean[k] = float(v)
+        except OverflowError:  # an integer past the float range
+            raise BadInput("stats values must be numbers") from None
     return state == "connected", clean
 
 

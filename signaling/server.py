@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+
 import socketio
 
 from broker.config import Settings
@@ -13,6 +17,35 @@ from signaling.effects import Emitter, LoadPusher
 from signaling.namespaces.customer import CustomerNamespace
 from signaling.namespaces.staff import StaffNamespace
 from signaling.namespaces.supervisor import SupervisorNamespace
+
+
+class _QuietUndecodable(logging.Filter):
+    """engine.io logs a full traceback for every packet python-socketio cannot decode (a
+    client can send them at will, and they bypass our rate limit): keep one short line a
+    minute instead, so a hostile client cannot flood the log."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = -math.inf
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() != "message async handler error":
+            return True
+        now = time.monotonic()
+        if now - self._last < 60:
+            self.dropped += 1
+            return False
+        self._last = now
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            "undecodable packet(s) dropped (%d more since the last report)",
+            (self.dropped,), None, None)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        self.dropped = 0
+        return True
+
+
+_ENGINEIO_FILTER = _QuietUndecodable()
 
 
 def create_signaling(settings: Settings, service: SessionService, staff_auth: StaffAuth
@@ -31,6 +64,9 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
         logger=False,
         engineio_logger=False,
     )
+    engineio_log = logging.getLogger("engineio.server")
+    if _ENGINEIO_FILTER not in engineio_log.filters:
+        engineio_log.addFilter(_ENGINEIO_FILTER)
     ctx = Context(service=service, settings=settings, sio=sio, staff_auth=staff_auth,
                   trusted_proxies=parse_networks(settings.trusted_proxies))
     sio.register_namespace(StaffNamespace("/staff", ctx))

@@ -26,8 +26,8 @@ from signaling.clientaddr import client_address, parse_networks
 from signaling.schemas import LANGUAGES, SESSION_ID
 from web.keys import SERVICE, SETTINGS, STAFF_AUTH
 
-_CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_TEAM = re.compile(r"[A-Za-z0-9._-]{1,64}")
+CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+TEAM = re.compile(r"[A-Za-z0-9._-]{1,64}")
 BERLIN = ZoneInfo("Europe/Berlin")
 log = logging.getLogger("web.api")
 
@@ -67,9 +67,13 @@ def _time(value: Any, key: str, default: float) -> float:
     if value is None:
         return default
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer past the float range
+            raise BadInput(f"{key} must be a finite time") from None
+        if not math.isfinite(seconds):
             raise BadInput(f"{key} must be a finite time")
-        return float(value)
+        return seconds
     if isinstance(value, str) and len(value) <= 40:
         try:
             parsed = datetime.fromisoformat(value)
@@ -111,17 +115,17 @@ async def create_session(request: web.Request) -> web.Response:
     who = await staff(request, Role.COUNSELLOR)
     d = await body(request, {"customer_ref", "planned_start", "planned_channel", "team"})
     ref = d.get("customer_ref")
-    if not isinstance(ref, str) or not _CUSTOMER_REF.fullmatch(ref):
+    if not isinstance(ref, str) or not CUSTOMER_REF.fullmatch(ref):
         raise BadInput("customer_ref must be a pseudonymous reference (letters, digits, .-_:)")
     channel = d.get("planned_channel", "video")
-    if channel not in {c.value for c in Channel}:
+    if not isinstance(channel, str) or channel not in {c.value for c in Channel}:
         raise BadInput("planned_channel must be video, audio or phone")
     team = d.get("team")
     if team is None:
         if len(who.teams) != 1:
             raise BadInput("team is required for staff in several teams")
         team = next(iter(who.teams))
-    if not isinstance(team, str) or not _TEAM.fullmatch(team):
+    if not isinstance(team, str) or not TEAM.fullmatch(team):
         raise BadInput("team must be a team id")
     service = request.app[SERVICE]
     start = _time(d.get("planned_start"), "planned_start", service.now())

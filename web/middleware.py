@@ -37,9 +37,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
         code = _HTTP_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
-        return web.json_response(
+        response = web.json_response(
             {"error": {"code": str(code), "message": exc.reason}}, status=exc.status
         )
+        if "Allow" in exc.headers:  # a 405 must say what is allowed (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return error_response(BrokerError(ErrorCode.INTERNAL, "something went wrong on our side"))

@@ -141,7 +141,6 @@ def operation(op_id: str, summary: str, tag: str, security: Security,
 
 # ---------------------------------------------------------------- components
 
-NUMBER = {"type": "number"}
 TIME = {"type": "number", "description": "Unix seconds"}
 SECONDS = {"type": "number", "minimum": 0}
 COUNT = {"type": "integer", "minimum": 0}
@@ -216,8 +215,8 @@ def schemas() -> dict[str, Schema]:
     code_table = ", ".join(f"`{c}` {BrokerError(c, '').http_status}" for c in ErrorCode)
     return {
         "SessionId": {"type": "string", "pattern": anchored(SESSION_ID.pattern)},
-        "TeamId": {"type": "string", "pattern": anchored(api._TEAM.pattern)},
-        "CustomerRef": {"type": "string", "pattern": anchored(api._CUSTOMER_REF.pattern),
+        "TeamId": {"type": "string", "pattern": anchored(api.TEAM.pattern)},
+        "CustomerRef": {"type": "string", "pattern": anchored(api.CUSTOMER_REF.pattern),
                         "description": "the counsellor's pseudonymous reference, never a name"},
         "AccessCode": {"type": "string",
                        "pattern": f"^[0-9]{{{ACCESS_CODE_DIGITS}}}$"},
@@ -276,13 +275,13 @@ def schemas() -> dict[str, Schema]:
         "CreateSession": obj(
             {"customer_ref": ref("CustomerRef")},
             {
-                "planned_start": {**TIME_INPUT,
+                "planned_start": {**nullable(TIME_INPUT),
                                   "description": f"{TIME_INPUT['description']}; within a "
-                                                 "year of now; default now"},
+                                                 "year of now; default (or null) now"},
                 "planned_channel": {**ref("Channel"), "default": str(Channel.VIDEO)},
-                "team": {**ref("TeamId"),
-                         "description": "required unless the token names exactly one team; "
-                                        "one of the caller's teams"},
+                "team": {**nullable(ref("TeamId")),
+                         "description": "one of the caller's teams; may be left out (or "
+                                        "null) when the token names exactly one team"},
             },
         ),
         "JoinByCode": obj({"code": {

@@ -13,9 +13,11 @@ import math
 from typing import Any
 
 import socketio
+from socketio.exceptions import ConnectionRefusedError as Refused
 
 from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode
 from signaling import schemas
+from signaling.auth import refuse
 from signaling.clientaddr import client_address
 from signaling.context import Conn, Context
 
@@ -113,7 +115,16 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         sid = args[0]
         if event in _LIFECYCLE and not self.server.manager.is_connected(sid, self.namespace):
             # the real ones: socket.io calls them while the socket is (dis)connecting
-            return await super().trigger_event(event, *args)
+            try:
+                return await super().trigger_event(event, *args)
+            except Refused:
+                raise
+            except Exception:  # an answer, never a connect left hanging
+                log.exception("%s %s failed", self.namespace, event)
+                if event == "connect":
+                    raise refuse(BrokerError(ErrorCode.INTERNAL,
+                                             "something went wrong on our side")) from None
+                return None
         conn = self.conns.get(sid)
         if conn is None:
             return None
