@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 import socketio
 
-from bench.setup_time import SECRET, Side, pct
+from bench.process import SECRET, running_broker
+from bench.setup_time import Side, pct
 from broker.credentials import TokenIssuer
 from broker.types import Role, StaffId, TeamId
 
@@ -106,45 +104,29 @@ async def main() -> None:
     if args.flooder:
         await flooder(args.flooder, args.seconds)
         return
-    port = 18000 + os.getpid() % 1000
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "CB_SECRET": SECRET, "CB_LOG_LEVEL": "ERROR"}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--data-dir",
-            str(Path(tmp) / "d"), env=env, stdout=asyncio.subprocess.DEVNULL)
-        try:
-            for _ in range(100):
-                try:
-                    async with aiohttp.ClientSession() as h, h.get(url + "/healthz"):
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
-            pairs: list[tuple[Side, Side]] = []
-            for n in range(args.sessions):
-                token = staff_token(f"c{n}")
-                counsellor = Side(url, "/staff", token)
-                await counsellor.connect()
-                pairs.append((await make_session(url, counsellor, token, n), counsellor))
-            await probe_window(pairs, 1.0)  # warm-up
-            quiet: list[float] = []
-            flooded: list[float] = []
-            reports: list[str] = []
-            for _ in range(args.windows):
-                quiet += await probe_window(pairs, args.seconds)
-                flood = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bench.flood", "--flooder", url,
-                    "--seconds", str(args.seconds + 0.5), stdout=asyncio.subprocess.PIPE)
-                await asyncio.sleep(0.5)  # let it reach full rate
-                flooded += await probe_window(pairs, args.seconds)
-                out, _ = await flood.communicate()
-                reports.append(out.decode().strip())
-            for customer, counsellor in pairs:
-                await customer.sio.disconnect()
-                await counsellor.sio.disconnect()
-        finally:
-            proc.terminate()
-            await proc.wait()
+    async with running_broker(log_level="ERROR") as url:
+        pairs: list[tuple[Side, Side]] = []
+        for n in range(args.sessions):
+            token = staff_token(f"c{n}")
+            counsellor = Side(url, "/staff", token)
+            await counsellor.connect()
+            pairs.append((await make_session(url, counsellor, token, n), counsellor))
+        await probe_window(pairs, 1.0)  # warm-up
+        quiet: list[float] = []
+        flooded: list[float] = []
+        reports: list[str] = []
+        for _ in range(args.windows):
+            quiet += await probe_window(pairs, args.seconds)
+            flood = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.flood", "--flooder", url,
+                "--seconds", str(args.seconds + 0.5), stdout=asyncio.subprocess.PIPE)
+            await asyncio.sleep(0.5)  # let it reach full rate
+            flooded += await probe_window(pairs, args.seconds)
+            out, _ = await flood.communicate()
+            reports.append(out.decode().strip())
+        for customer, counsellor in pairs:
+            await customer.sio.disconnect()
+            await counsellor.sio.disconnect()
     print(f"relay latency of {args.sessions} quiet sessions, {args.windows} windows of "
           f"{args.seconds:.0f} s each, flood {RATE}/s from one staff socket (own process)")
     print(f"{'':<22}{'probes':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'mean ms':>9}")

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,10 +23,10 @@ import socketio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
+from bench.process import SECRET, running_broker
 from broker.credentials import TokenIssuer
 from broker.types import Role, StaffId, TeamId
 
-SECRET = "bench-secret-" + "z" * 40
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
 
 
@@ -144,39 +140,23 @@ async def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--video", action="store_true", help="audio+video instead of audio only")
     args = ap.parse_args()
-    port = 18000 + os.getpid() % 1000
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "CB_SECRET": SECRET, "CB_LOG_LEVEL": "WARNING"}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--data-dir",
-            str(Path(tmp) / "d"), env=env, stdout=asyncio.subprocess.DEVNULL)
-        try:
-            for _ in range(100):
-                try:
-                    async with aiohttp.ClientSession() as h, h.get(url + "/healthz"):
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
-            issuer = TokenIssuer(SECRET.encode(), "counselling-broker")
-            token = issuer.staff_token(StaffId("bench"), frozenset({Role.COUNSELLOR}),
-                                       frozenset({TeamId("t")}), time.time(), 3600)
-            staff = Side(url, "/staff", token)
-            await staff.connect()
-            await direct_once(args.video)  # warm-up both paths
-            await broker_once(url, staff, token, args.video)
-            direct, brokered, ready = [], [], []
-            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-            for _ in range(args.runs):
-                direct.append(await direct_once(args.video))
-                took, r = await broker_once(url, staff, token, args.video)
-                brokered.append(took)
-                ready.append(r)
-            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-            await staff.sio.disconnect()
-        finally:
-            proc.terminate()
-            await proc.wait()
+    async with running_broker() as url:
+        issuer = TokenIssuer(SECRET.encode(), "counselling-broker")
+        token = issuer.staff_token(StaffId("bench"), frozenset({Role.COUNSELLOR}),
+                                   frozenset({TeamId("t")}), time.time(), 3600)
+        staff = Side(url, "/staff", token)
+        await staff.connect()
+        await direct_once(args.video)  # warm-up both paths
+        await broker_once(url, staff, token, args.video)
+        direct, brokered, ready = [], [], []
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        for _ in range(args.runs):
+            direct.append(await direct_once(args.video))
+            took, r = await broker_once(url, staff, token, args.video)
+            brokered.append(took)
+            ready.append(r)
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        await staff.sio.disconnect()
     media = "audio+video" if args.video else "audio"
     print(f"set-up time, {media}, {args.runs} runs each, aiortc {aiortc_version()}, loopback")
     print(f"{'path':<34}{'p50 ms':>10}{'p90 ms':>10}{'mean ms':>10}")

@@ -16,6 +16,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
+from av import AudioFrame
 
 from tests.conftest import Peer
 
@@ -96,3 +97,22 @@ class MediaPeer:
     async def close(self) -> None:
         if self.pc is not None:
             await self.pc.close()
+
+
+async def receives_audio(media: MediaPeer, timeout: float = 5.0) -> None:
+    """The peer got the other side's audio track and decoded a frame of it."""
+    track = await asyncio.wait_for(media.tracks.get(), timeout)
+    assert track.kind == "audio"
+    frame = await asyncio.wait_for(track.recv(), timeout)
+    assert isinstance(frame, AudioFrame) and frame.samples > 0
+
+
+async def channel_open(peer: MediaPeer, timeout: float = 5.0) -> RTCDataChannel:
+    """The peer's data channel, once it is open."""
+    async def opened() -> None:
+        while peer.channel is None or peer.channel.readyState != "open":
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(opened(), timeout)
+    assert peer.channel is not None
+    return peer.channel

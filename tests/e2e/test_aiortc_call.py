@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from av import AudioFrame
 
 from tests.conftest import Broker
-from tests.e2e.peers import MediaPeer
+from tests.e2e.peers import MediaPeer, channel_open, receives_audio
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
 
@@ -43,14 +42,9 @@ async def test_call_connects_with_audio_and_data_and_is_logged(broker: Broker) -
 
         # audio flows both ways
         for media in (counsellor, customer):
-            track = await asyncio.wait_for(media.tracks.get(), 5)
-            assert track.kind == "audio"
-            frame = await asyncio.wait_for(track.recv(), 5)
-            assert isinstance(frame, AudioFrame) and frame.samples > 0
+            await receives_audio(media)
         # and the data channel carries a message (spelling a name, say)
-        assert counsellor.channel is not None
-        await asyncio.wait_for(_open(counsellor), 5)
-        counsellor.channel.send("Bitte buchstabieren Sie Ihren Namen.")
+        (await channel_open(counsellor)).send("Bitte buchstabieren Sie Ihren Namen.")
         assert await asyncio.wait_for(customer.messages.get(), 5) == \
             "Bitte buchstabieren Sie Ihren Namen."
 
@@ -69,8 +63,3 @@ async def test_call_connects_with_audio_and_data_and_is_logged(broker: Broker) -
     assert 0 < record["setup_seconds"] < 10
     assert record["end_reason"] == "completed" and record["fallback_used"] is False
 
-
-async def _open(peer: MediaPeer) -> None:
-    assert peer.channel is not None
-    while peer.channel.readyState != "open":
-        await asyncio.sleep(0.01)

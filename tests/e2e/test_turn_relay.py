@@ -26,12 +26,11 @@ import pytest
 from aiortc import (
     RTCPeerConnection,
 )
-from av import AudioFrame
 
 from broker.turn import turn_credentials
 from tests.conftest import Broker, MakeBroker, Peer
 from tests.e2e.coturn import Coturn, MakeConfig, private_files, running_coturn
-from tests.e2e.peers import MediaPeer, peer_connection
+from tests.e2e.peers import MediaPeer, channel_open, peer_connection, receives_audio
 
 pytestmark = pytest.mark.usefixtures("loopback_ice")
 
@@ -219,14 +218,9 @@ async def test_call_connects_only_through_coturn_with_the_broker_credentials(
 
         # audio flows both ways through the relay
         for media in (counsellor, customer):
-            track = await asyncio.wait_for(media.tracks.get(), 10)
-            assert track.kind == "audio"
-            frame = await asyncio.wait_for(track.recv(), 10)
-            assert isinstance(frame, AudioFrame) and frame.samples > 0
+            await receives_audio(media, 10)
         # and chat, both ways
-        assert counsellor.channel is not None
-        await asyncio.wait_for(_open(counsellor), 10)
-        counsellor.channel.send("Guten Tag, hören Sie mich?")
+        (await channel_open(counsellor, 10)).send("Guten Tag, hören Sie mich?")
         assert await asyncio.wait_for(customer.messages.get(), 10) == \
             "Guten Tag, hören Sie mich?"
         assert customer.channel is not None
@@ -236,11 +230,6 @@ async def test_call_connects_only_through_coturn_with_the_broker_credentials(
         await counsellor.close()
         await customer.close()
 
-
-async def _open(peer: MediaPeer) -> None:
-    assert peer.channel is not None
-    while peer.channel.readyState != "open":
-        await asyncio.sleep(0.01)
 
 
 def _extended(username: str, credential: str) -> tuple[str, str]:

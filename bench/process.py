@@ -1,0 +1,40 @@
+"""The broker under measurement, as its own process (`counselling-broker serve`, uvloop)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+SECRET = "bench-secret-" + "z" * 40
+
+
+@asynccontextmanager
+async def running_broker(log_level: str = "WARNING") -> AsyncIterator[str]:
+    """A fresh broker on a throw-away data directory; yields its URL once it answers."""
+    port = 18000 + os.getpid() % 1000
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "CB_SECRET": SECRET, "CB_LOG_LEVEL": log_level}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--data-dir",
+            str(Path(tmp) / "d"), env=env, stdout=asyncio.subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    async with aiohttp.ClientSession() as h, h.get(url + "/healthz"):
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError("the broker did not start")
+            yield url
+        finally:
+            proc.terminate()
+            await proc.wait()
