@@ -77,6 +77,21 @@ def display_name(raw: str | None) -> str:
     return " ".join(clean.split())[:MAX_NAME]
 
 
+MAX_CHAT = 1000
+
+
+def chat_text(data: dict[str, Any]) -> str:
+    """A chat line (a name spelt out, a reference): relayed, never stored or logged. Lines
+    stay; control and bidi-override characters go, as in names."""
+    raw = text(data, "text", MAX_CHAT * 4) or ""
+    lines = ("".join(_safe(ch) for ch in line).strip()
+             for line in unicodedata.normalize("NFC", raw).splitlines())
+    clean = "\n".join(line for line in lines if line)[:MAX_CHAT]
+    if not clean:
+        raise BadInput("the message is empty")
+    return clean
+
+
 def _safe(ch: str) -> str:
     category = unicodedata.category(ch)
     if category in _BREAKS:

@@ -13,7 +13,7 @@ from signaling import schemas
 from signaling.auth import read_auth, refuse
 from signaling.context import Conn
 from signaling.namespaces.base import RoleNamespace
-from signaling.rooms import customer_room
+from signaling.rooms import customer_room, staff_room
 
 log = logging.getLogger("signaling.customer")
 
@@ -84,6 +84,14 @@ class CustomerNamespace(RoleNamespace):
         message["session"] = s.id
         await self.ctx.sio.emit("signal", message, to=self.ctx.counsellor_target(s),
                                 namespace="/staff")
+
+    async def handle_chat(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        line = schemas.chat_text(schemas.payload(data, {"text"}))
+        s = await self._session(sid, conn, admitted=True)
+        message = {"session": s.id, "from": "customer", "text": line,
+                   "at": self.ctx.service.now()}
+        await self.ctx.sio.emit("chat", message, to=staff_room(s.counsellor), namespace="/staff")
+        return {"at": message["at"]}
 
     async def handle_switch_channel(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         to = schemas.channel(schemas.payload(data, {"to"}))

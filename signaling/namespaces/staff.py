@@ -41,14 +41,31 @@ class StaffNamespace(RoleNamespace):
         self.admit(sid, Conn(Role.COUNSELLOR, self.ctx.bucket(), address=address, staff=who))
         self.ctx.staff_sids.add(sid)
         await self.enter_room(sid, staff_room(who.staff_id))
+        first = not service.staff_is_online(who.staff_id)
         sessions = await service.staff_connect(who)
         await self.emit("welcome", self._welcome(who, sessions), to=sid)
+        if first:
+            await self._tell_early_customers(sessions, present=True)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self.forget(sid)
         self.ctx.staff_sids.discard(sid)
         if conn is not None and conn.staff is not None:
-            await self.ctx.service.staff_disconnect(conn.staff)
+            service = self.ctx.service
+            await service.staff_disconnect(conn.staff)
+            if not service.staff_is_online(conn.staff.staff_id):
+                sessions = await service.sessions_of(conn.staff.staff_id)
+                await self._tell_early_customers(sessions, present=False)
+
+    async def _tell_early_customers(self, sessions: list[Session], *, present: bool) -> None:
+        """Customers who came before admission hear that their counsellor signed in (or
+        out): the waiting room can say "you will be let in shortly". In a call, presence
+        runs through the core (`peer_presence`)."""
+        for s in sessions:
+            if s.state in (State.SCHEDULED, State.WAITING):
+                await self.ctx.sio.emit("counsellor_presence",
+                                        {"session": s.id, "present": present},
+                                        to=customer_room(s.id), namespace="/customer")
 
     def _welcome(self, who: StaffPrincipal, sessions: list[Session]) -> dict[str, Any]:
         views = [self._view(s) for s in sessions]
@@ -93,6 +110,18 @@ class StaffNamespace(RoleNamespace):
         self.ctx.call_sid[s.id] = sid  # the tab that signals is the one holding the call
         message["session"] = s.id
         await self.ctx.sio.emit("signal", message, to=customer_room(s.id), namespace="/customer")
+
+    async def handle_chat(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        d = schemas.payload(data, {"session", "text"})
+        line = schemas.chat_text(d)
+        s = await self._own(conn, d, active=True)
+        message = {"session": s.id, "from": "counsellor", "text": line,
+                   "at": self.ctx.service.now()}
+        await self.ctx.sio.emit("chat", message, to=customer_room(s.id), namespace="/customer")
+        # the counsellor's other tabs show the line too
+        await self.ctx.sio.emit("chat", message, to=staff_room(s.counsellor),
+                                namespace="/staff", skip_sid=sid)
+        return {"at": message["at"]}
 
     async def handle_switch_channel(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         d = schemas.payload(data, {"session", "to"})

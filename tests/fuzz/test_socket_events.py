@@ -181,6 +181,8 @@ MEDIA = st.fixed_dictionaries(
                                        st.integers(-10**6, 10**6) | st.floats(-1e9, 1e9),
                                        max_size=8)})
 CHANNEL = st.fixed_dictionaries({"to": st.sampled_from([str(c) for c in Channel])})
+CHAT = st.fixed_dictionaries({"text": weighted([(3, st.text(min_size=1, max_size=40)),
+                                                (1, NASTY_TEXT), (1, BIG_TEXT), (1, JSON)])})
 EMPTY: st.SearchStrategy[dict[str, Any]] = st.just({})
 
 
@@ -200,6 +202,7 @@ def staff_payloads(ids: Ids, tokens: dict[str, str]) -> dict[str, st.SearchStrat
         "end": with_session(ids, st.fixed_dictionaries({}, optional={
             "outcome": st.sampled_from([str(o) for o in OUTCOMES])})),
         "cancel": with_session(ids, EMPTY),
+        "chat": with_session(ids, CHAT),
         "sync": EMPTY,
         "reauth": st.fixed_dictionaries({"token": token_field(tokens)}),
     }
@@ -221,6 +224,7 @@ def customer_payloads() -> dict[str, st.SearchStrategy[Any]]:
         "switch_channel": CHANNEL,
         "media_state": MEDIA,
         "leave": EMPTY,
+        "chat": CHAT,
         "sync": EMPTY,
         "reauth": st.fixed_dictionaries({"token": TEXT}),  # not a customer event at all
     }

@@ -1,32 +1,10 @@
-// Shared helpers for every page: DOM shortcuts, German texts, tokens, socket.io.
+// Shared helpers for every page: DOM shortcuts, tokens, socket.io. Texts: i18n.js.
+import { t } from "./i18n.js";
+import "./texts-common.js";
 
 export const PROTOCOL = 1;
 const ACK_TIMEOUT_MS = 10000;
 
-const ERRORS = {
-  bad_request: "Die Eingabe ist ungültig.",
-  unknown_event: "Diese Aktion kennt der Server nicht.",
-  payload_too_large: "Die Nachricht ist zu groß.",
-  unsupported_version: "Bitte laden Sie die Seite neu.",
-  rate_limited: "Zu viele Versuche. Bitte warten Sie einen Moment.",
-  unauthenticated: "Die Anmeldung fehlt oder ist ungültig.",
-  token_expired: "Der Link ist abgelaufen.",
-  forbidden: "Dafür fehlt Ihnen die Berechtigung.",
-  link_in_use: "Dieser Link wird schon auf einem anderen Gerät benutzt.",
-  link_revoked:
-    "Dieser Link gilt nicht mehr. Bitte nutzen Sie den neuen Link oder den neuen Zugangscode " +
-    "von Ihrem Jobcenter.",
-  invalid_code: "Zu diesem Zugangscode gibt es kein offenes Gespräch. Bitte prüfen Sie die Ziffern.",
-  not_found: "Das Gespräch wurde nicht gefunden.",
-  not_admitted: "Bitte warten Sie, bis Sie eingelassen werden.",
-  invalid_transition: "Das ist gerade nicht möglich.",
-  session_ended: "Das Gespräch ist beendet.",
-  channel_not_allowed: "Dieser Wechsel ist nicht möglich.",
-  conflict: "Das ist gerade nicht möglich: die andere Person ist nicht verbunden.",
-  unavailable: "Der Dienst ist gerade nicht erreichbar. Bitte versuchen Sie es später.",
-  internal: "Auf unserer Seite ist ein Fehler aufgetreten.",
-  timeout: "Der Server antwortet nicht. Bitte prüfen Sie Ihre Internetverbindung.",
-};
 
 export const STATES = {
   scheduled: "geplant",
@@ -56,8 +34,10 @@ export function show(element, visible) {
 }
 
 export function errorText(error) {
-  if (!error) return "Unbekannter Fehler.";
-  return ERRORS[error.code] || error.message || "Unbekannter Fehler.";
+  if (!error) return t("error.unknown");
+  const key = `error.${error.code}`;
+  const text = t(key);
+  return text !== key ? text : error.message || t("error.unknown");
 }
 
 /** Create an element with text content (never innerHTML: names come from other people). */
@@ -123,11 +103,11 @@ export function watchStaffConnection(socket, page, status, showError) {
         show($("#no-token"), true);
       }
     } else {
-      status.textContent = "Keine Verbindung zum Server. Neuer Versuch …";
+      status.textContent = t("conn.offline");
     }
   });
   socket.on("disconnect", () => {
-    status.textContent = "Die Verbindung ist unterbrochen. Neuer Versuch …";
+    status.textContent = t("conn.dropped");
   });
 }
 
@@ -139,8 +119,7 @@ export function connect(namespace, auth) {
   if (typeof window.io !== "function") {
     const error = document.getElementById("error");
     if (error) {
-      error.textContent =
-        "Die Seite konnte nicht vollständig geladen werden. Bitte versuchen Sie es später noch einmal.";
+      error.textContent = t("error.page_incomplete");
     }
     throw new Error("socket.io client missing: run `npm install --prefix web` on the server");
   }
