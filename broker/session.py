@@ -174,8 +174,9 @@ class Session:
         }
         if role is Role.CUSTOMER:
             data["counsellor_present"] = self.staff.connected
-            if self.channel is Channel.PHONE:
-                data["pin"] = self.access_code
+            # the customer holds the link, which is worth as much: the page can always
+            # offer the phone (hotline + this PIN), even before admission
+            data["pin"] = self.access_code
         else:
             data["customer_present"] = self.customer.connected
             data["customer"] = self._customer_card() if self.joined_at is not None else None
