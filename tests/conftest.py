@@ -161,7 +161,9 @@ async def make_broker(tmp_path: Path) -> AsyncIterator[MakeBroker]:
     async def make(**overrides: Any) -> Broker:
         data_dir = overrides.pop("data_dir", tmp_path / f"data{len(started)}")
         settings = settings_for(data_dir, **overrides)
-        server = TestServer(create_app(settings), host="127.0.0.1")
+        # a fixed port when asked (pages: the origin the browser sees must be the public URL)
+        server = TestServer(create_app(settings), host="127.0.0.1",
+                            port=settings.port if "port" in overrides else None)
         await server.start_server()
         broker = Broker(server, settings)
         started.append(broker)
