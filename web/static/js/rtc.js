@@ -11,6 +11,22 @@ import { request, send } from "./common.js";
 
 export const isWebrtc = (channel) => channel === "video" || channel === "audio";
 
+/** At most one quality report (`media_state` with `stats`) per this many milliseconds. */
+export const QUALITY_REPORT_MS = 10000;
+
+/**
+ * "good", "fair" or "poor" for a sample of `sampleQuality()`: round-trip time and packet
+ * loss, whichever is worse decides. Missing figures count as fine.
+ */
+export function qualityLevel(sample) {
+  if (!sample) return null;
+  const rtt = typeof sample.rtt_ms === "number" ? sample.rtt_ms : 0;
+  const loss = typeof sample.loss_pct === "number" ? sample.loss_pct : 0;
+  if (rtt > 400 || loss > 8) return "poor";
+  if (rtt > 200 || loss > 2) return "fair";
+  return "good";
+}
+
 function mediaAvailable() {
   return (
     typeof RTCPeerConnection === "function" &&
@@ -49,7 +65,9 @@ export class Call {
    * @param {HTMLVideoElement} o.localVideo
    * @param {HTMLVideoElement} o.remoteVideo
    * @param {HTMLElement} o.stage   gets the class `audio-only` when there is no video
-   * @param {(text: string) => void} o.onStatus
+   * @param {(text: string) => void} o.onStatus   German status text (kept for older pages)
+   * @param {(state: string) => void} [o.onState] the same as a code, for pages that translate:
+   *   `connecting`, `connected`, `disconnected`, `failed`, `problem`
    */
   constructor(o) {
     this.socket = o.socket;
@@ -58,6 +76,11 @@ export class Call {
     this.remoteVideo = o.remoteVideo;
     this.stage = o.stage;
     this.onStatus = o.onStatus || (() => {});
+    this.onState = o.onState || (() => {});
+    this.micMuted = false;
+    this.cameraOff = false;
+    this.counters = null; // packet counters of the last quality sample
+    this.lastQualityReport = 0;
     this.session = null; // the counsellor names the session in every event
     this.iceServers = [];
     this.channel = null;
@@ -74,13 +97,93 @@ export class Call {
     this.chain = this.chain.then(step).catch((err) => {
       console.warn("call step failed", err);
       this.onStatus("Es gab ein Problem mit der Verbindung.");
+      this.onState("problem");
     });
     return this.chain;
   }
 
   useStream(stream) {
     this.stream = stream;
+    this.applyMute();
     this.localVideo.srcObject = stream;
+  }
+
+  /** Mute or unmute the microphone (the track stays, so unmuting needs no renegotiation). */
+  setMicMuted(muted) {
+    this.micMuted = !!muted;
+    this.applyMute();
+  }
+
+  /** Turn the camera picture off or on (the other side sees black while off). */
+  setCameraOff(off) {
+    this.cameraOff = !!off;
+    this.applyMute();
+  }
+
+  applyMute() {
+    if (!this.stream) return;
+    for (const track of this.stream.getAudioTracks()) track.enabled = !this.micMuted;
+    for (const track of this.stream.getVideoTracks()) track.enabled = !this.cameraOff;
+  }
+
+  /**
+   * One connection-quality sample from `getStats()`: `rtt_ms` (the selected candidate
+   * pair's current round-trip time) and `loss_pct` (inbound packets lost since the previous
+   * sample, of all expected). Null while there is no connected peer connection. Either
+   * figure may be missing when the browser does not report it yet.
+   */
+  async sampleQuality() {
+    const pc = this.pc;
+    if (!pc || pc.connectionState !== "connected") {
+      this.counters = null;
+      return null;
+    }
+    const report = await pc.getStats();
+    let pairId = null;
+    report.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    let rtt = null;
+    let lost = 0;
+    let received = 0;
+    report.forEach((s) => {
+      if (s.type === "candidate-pair" && typeof s.currentRoundTripTime === "number") {
+        const chosen = pairId ? s.id === pairId : s.nominated && s.state === "succeeded";
+        if (chosen) rtt = s.currentRoundTripTime * 1000;
+      } else if (s.type === "inbound-rtp") {
+        lost += Math.max(0, s.packetsLost || 0);
+        received += s.packetsReceived || 0;
+      }
+    });
+    const before = this.counters && this.counters.pc === pc ? this.counters : null;
+    this.counters = { pc, lost, received };
+    const dLost = before ? Math.max(0, lost - before.lost) : lost;
+    const dReceived = before ? Math.max(0, received - before.received) : received;
+    const sample = {};
+    if (rtt !== null && Number.isFinite(rtt)) sample.rtt_ms = Math.round(rtt);
+    if (dLost + dReceived > 0) {
+      sample.loss_pct = Math.round((1000 * dLost) / (dLost + dReceived)) / 10;
+    }
+    return sample;
+  }
+
+  /**
+   * Tell the broker the media is up, with the latest quality figures (at most every
+   * QUALITY_REPORT_MS; only while connected). True if a report was sent.
+   */
+  reportQuality(sample) {
+    if (!this.pc || this.pc.connectionState !== "connected" || !sample) return false;
+    const now = Date.now();
+    if (now - this.lastQualityReport < QUALITY_REPORT_MS) return false;
+    const stats = {};
+    for (const key of ["rtt_ms", "loss_pct"]) {
+      if (typeof sample[key] === "number" && Number.isFinite(sample[key])) stats[key] = sample[key];
+    }
+    this.lastQualityReport = now;
+    this.reported = "connected";
+    const data = { state: "connected", stats };
+    request(this.socket, "media_state", this.session ? { session: this.session, ...data } : data);
+    return true;
   }
 
   setIceServers(servers) {
@@ -175,6 +278,7 @@ export class Call {
         this.stream.removeTrack(track);
       }
     }
+    this.applyMute();
     this.localVideo.srcObject = this.stream;
   }
 
@@ -219,6 +323,9 @@ export class Call {
       } else if (state === "connecting") {
         this.onStatus("Verbindung wird aufgebaut …");
       }
+      if (["connected", "failed", "disconnected", "connecting"].includes(state)) {
+        this.onState(state);
+      }
     };
     return pc;
   }
@@ -251,6 +358,7 @@ export class Call {
     await this.attachTracks();
     await pc.setLocalDescription(await pc.createOffer());
     this.onStatus("Verbindung wird aufgebaut …");
+    this.onState("connecting");
     this.signal({ type: "offer", sdp: pc.localDescription.sdp });
   }
 

@@ -1,97 +1,354 @@
-// /supervisor#token=...: live load per team, pushed by the broker at most once a second.
+// /supervisor#token=...: live load per team, pushed by the broker at most once a second, and
+// today's conversations by channel (from the contact records) as a small bar chart.
 
 import {
   $,
   connect,
   el,
   errorText,
-  minutes,
   request,
   show,
   staffToken,
   watchStaffConnection,
 } from "./common.js";
+import { locale, onLanguageChange, t } from "./i18n.js";
+import {
+  api,
+  clockTime,
+  localMidnightIso,
+  minSec,
+  number,
+  setupLanguage,
+  tokenExpiry,
+} from "./staffkit.js";
 
-const token = staffToken("supervisor");
+const CHART_EVERY_MS = 10000; // at most one contact-record fetch per 10 s
+const SYNC_MS = 60000;
+const EXPIRY_WARNING_S = 300;
+const CHANNELS = ["video", "audio", "phone"];
+
 const status = $("#status");
 const error = $("#error");
 
+let token = staffToken("supervisor");
+let socket = null;
+let expired = false;
+let expiryTimer = null;
+
 // team -> {figures, receivedAt}; a push for one team leaves the others as they were
 const teams = new Map();
+let snapshotAt = null;
 let lastSummary = "";
 
-function ingest(snapshot) {
-  if (!snapshot || typeof snapshot.teams !== "object") return;
-  const receivedAt = Date.now() / 1000;
-  for (const [team, figures] of Object.entries(snapshot.teams)) {
-    teams.set(team, { figures, receivedAt });
+const liveTexts = new Map();
+function say(node, text) {
+  if (typeof text === "function") {
+    liveTexts.set(node, text);
+    node.textContent = text();
+  } else {
+    liveTexts.delete(node);
+    node.textContent = text || "";
   }
-  $("#as-of").textContent = new Date().toLocaleTimeString("de-DE");
-  render();
 }
 
-function render() {
-  const rows = $("#team-rows");
-  rows.replaceChildren();
-  show($("#no-teams"), teams.size === 0);
-  let waiting = 0;
-  const now = Date.now() / 1000;
-  for (const [team, { figures: f, receivedAt }] of [...teams].sort()) {
-    waiting += f.waiting;
-    const oldest =
-      typeof f.oldest_wait_seconds === "number"
-        ? minutes(f.oldest_wait_seconds + (now - receivedAt))
-        : "–";
-    const tr = document.createElement("tr");
-    const th = el("th", team);
-    th.scope = "row";
-    tr.append(th);
-    for (const value of [
-      f.sessions.scheduled,
-      f.waiting,
-      f.sessions.active,
-      f.channels.video,
-      f.channels.audio,
-      f.channels.phone,
-      oldest,
-      f.counsellors.online,
-      f.counsellors.busy,
-      f.counsellors.free,
-    ]) {
-      tr.append(el("td", value, "num"));
-    }
-    rows.append(tr);
+function fail(err) {
+  if (err && err.code === "token_expired") {
+    expired = true;
+    say(error, () => t("console.expired"));
+    say(status, "");
+    show($("#no-token"), true);
+    return;
   }
+  say(error, () => errorText(err));
+}
+
+setupLanguage($("#lang"));
+document.title = t("sup.doc_title");
+
+// ------------------------------------------------------------ the load table
+
+const n = (v) => (typeof v === "number" ? v : 0);
+
+/** The cells of one team row: `data-field` -> value, from the snapshot (protocol 4.2). */
+function cells(f, receivedAt, now) {
+  const sessions = f.sessions || {};
+  const channels = f.channels || {};
+  const counsellors = f.counsellors || {};
+  return {
+    scheduled: n(sessions.scheduled),
+    waiting: n(f.waiting),
+    active: n(sessions.active),
+    video: n(channels.video),
+    audio: n(channels.audio),
+    phone: n(channels.phone),
+    oldest_wait:
+      typeof f.oldest_wait_seconds === "number"
+        ? minSec(f.oldest_wait_seconds + (now - receivedAt))
+        : "–",
+    online: n(counsellors.online),
+    busy: n(counsellors.busy),
+    free: n(counsellors.free),
+  };
+}
+
+function teamRow(team) {
+  const tr = document.createElement("tr");
+  tr.dataset.team = team;
+  const th = el("th", team);
+  th.scope = "row";
+  tr.append(th);
+  for (const field of Object.keys(cells({}, 0, 0))) {
+    const td = el("td", "", "num");
+    td.dataset.field = field;
+    tr.append(td);
+  }
+  return tr;
+}
+
+const LABELS = { oldest_wait: "sup.col_oldest" };
+const labelOf = (field) => t(LABELS[field] || `sup.col_${field}`);
+
+function render() {
+  document.title = t("sup.doc_title");
+  const rows = $("#team-rows");
+  show($("#no-teams"), teams.size === 0);
+  const now = Date.now() / 1000;
+  let waiting = 0;
+  let oldest = null;
+  const sorted = [...teams.keys()].sort();
+  sorted.forEach((team, index) => {
+    const { figures, receivedAt } = teams.get(team);
+    let tr = rows.querySelector(`tr[data-team="${CSS.escape(team)}"]`);
+    if (!tr) tr = teamRow(team);
+    if (rows.children[index] !== tr) rows.insertBefore(tr, rows.children[index] || null);
+    const values = cells(figures, receivedAt, now);
+    for (const [field, value] of Object.entries(values)) {
+      const td = tr.querySelector(`[data-field="${field}"]`);
+      const text = String(value);
+      if (td.textContent !== text) td.textContent = text;
+      td.dataset.label = labelOf(field); // the narrow layout shows it beside the value
+    }
+    tr.querySelector('[data-field="waiting"]').classList.toggle("busy-cell", values.waiting > 0);
+    waiting += values.waiting;
+    if (typeof figures.oldest_wait_seconds === "number") {
+      const age = figures.oldest_wait_seconds + (now - receivedAt);
+      oldest = oldest === null ? age : Math.max(oldest, age);
+    }
+  });
   const summary =
-    waiting === 0 ? "Niemand wartet." : waiting === 1 ? "1 Person wartet." : `${waiting} Personen warten.`;
+    waiting === 0
+      ? t("sup.nobody_waits")
+      : waiting === 1
+        ? t("sup.waiting_one")
+        : t("sup.waiting_many", { count: waiting });
   if (summary !== lastSummary) {
     $("#summary").textContent = summary; // only changes are announced
     lastSummary = summary;
   }
+  $("#as-of").textContent =
+    snapshotAt === null ? "–" : new Date(snapshotAt * 1000).toLocaleTimeString(locale());
+  return oldest;
 }
 
-if (!token) {
-  status.textContent = "";
-  show($("#no-token"), true);
-} else {
-  const socket = connect("/supervisor", () => ({ token }));
+function ingest(snapshot) {
+  if (!snapshot || typeof snapshot.teams !== "object" || snapshot.teams === null) return;
+  const receivedAt = Date.now() / 1000;
+  for (const [team, figures] of Object.entries(snapshot.teams)) {
+    if (figures && typeof figures === "object") teams.set(team, { figures, receivedAt });
+  }
+  snapshotAt = typeof snapshot.at === "number" ? snapshot.at : receivedAt;
+  render();
+}
+
+// ------------------------------------------------------------ today's channels chart
+
+const chart = $("#channel-chart");
+const SVG = chart.namespaceURI; // the HTML parser put it in the SVG namespace
+let counts = null; // {video, audio, phone, none}
+let chartAt = null;
+let lastChartFetch = 0;
+let chartTimer = null;
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+/** Each record counts once, for the channel it spent the most seconds on. */
+function countByChannel(records) {
+  const out = { video: 0, audio: 0, phone: 0, none: 0 };
+  for (const r of records) {
+    let best = null;
+    let most = 0;
+    for (const channel of CHANNELS) {
+      const s = n(r.seconds && r.seconds[channel]);
+      if (s > most) {
+        best = channel;
+        most = s;
+      }
+    }
+    out[best || "none"] += 1;
+  }
+  return out;
+}
+
+function renderChart() {
+  if (!counts) return;
+  const words = Object.fromEntries(CHANNELS.map((c) => [c, t(`channel.${c}`)]));
+  $("#chart-svg-title").textContent = t("sup.chart_svg_title");
+  $("#chart-svg-desc").textContent = t("sup.chart_desc", counts);
+
+  for (const node of [...chart.children]) {
+    if (node.tagName !== "title" && node.tagName !== "desc") node.remove();
+  }
+  const base = 160;
+  const tallest = 125;
+  const max = Math.max(1, ...CHANNELS.map((c) => counts[c]));
+  const g = svg("g", { "aria-hidden": "true" });
+  g.append(svg("line", { x1: 10, y1: base + 0.5, x2: 290, y2: base + 0.5, class: "axis" }));
+  CHANNELS.forEach((channel, i) => {
+    const value = counts[channel];
+    const height = Math.round((value / max) * tallest);
+    const x = 25 + i * 90;
+    g.append(
+      svg("rect", {
+        x,
+        y: base - height,
+        width: 70,
+        height,
+        class: `bar bar-${channel}`,
+        "data-channel": channel,
+        "data-count": value,
+      }),
+      svg("text", { x: x + 35, y: base - height - 7, "text-anchor": "middle", class: "value" }, value),
+      svg("text", { x: x + 35, y: base + 22, "text-anchor": "middle", class: "label" }, words[channel]),
+    );
+  });
+  chart.append(g);
+
+  $("#channel-rows").replaceChildren(
+    ...CHANNELS.map((channel) => {
+      const tr = document.createElement("tr");
+      tr.dataset.channel = channel;
+      const th = el("th", words[channel]);
+      th.scope = "row";
+      tr.append(th, el("td", number(counts[channel])));
+      return tr;
+    }),
+  );
+  const note = [t("sup.chart_note", { none: counts.none })];
+  if (chartAt) note.push(t("sup.chart_as_of", { time: clockTime(chartAt) }));
+  $("#chart-note").textContent = note.join(" ");
+}
+
+async function fetchChart() {
+  lastChartFetch = Date.now();
+  const from = encodeURIComponent(localMidnightIso());
+  const result = await api("GET", `/api/contacts?from=${from}`, token);
+  if (!result.ok) {
+    if (result.error && result.error.code === "token_expired") fail(result.error);
+    else $("#chart-error").textContent = t("sup.chart_failed");
+    return;
+  }
+  $("#chart-error").textContent = "";
+  counts = countByChannel(result.data.contacts || []);
+  chartAt = Date.now() / 1000;
+  show($("#chart-section"), true);
+  renderChart();
+}
+
+/** After a `load` push: fetch now, or once the 10 s since the last fetch are over. */
+function scheduleChart() {
+  if (chartTimer) return;
+  const wait = lastChartFetch + CHART_EVERY_MS - Date.now();
+  if (wait <= 0) {
+    fetchChart();
+  } else {
+    chartTimer = setTimeout(() => {
+      chartTimer = null;
+      fetchChart();
+    }, wait);
+  }
+}
+
+// ------------------------------------------------------------ sign-in and the socket
+
+function warnBeforeExpiry() {
+  clearTimeout(expiryTimer);
+  const exp = token && tokenExpiry(token);
+  if (!exp) return;
+  const delay = (exp - EXPIRY_WARNING_S) * 1000 - Date.now();
+  if (delay <= 0 || delay > 2 ** 31 - 1) return;
+  expiryTimer = setTimeout(
+    () => say(status, () => t("console.expires_soon", { time: clockTime(exp) })),
+    delay,
+  );
+}
+
+window.addEventListener("hashchange", async () => {
+  if (!/^#token=/.test(location.hash)) return;
+  const fresh = staffToken("supervisor");
+  if (!fresh) return;
+  token = fresh;
+  expired = false;
+  say(error, "");
+  show($("#no-token"), false);
+  warnBeforeExpiry();
+  if (!socket) start();
+  else if (socket.connected) {
+    const ack = await request(socket, "reauth", { token });
+    if (ack.ok) say(status, () => t("console.renewed"));
+    else fail(ack.error);
+  } else socket.connect();
+});
+
+function start() {
+  say(status, () => t("console.connecting"));
+  socket = connect("/supervisor", () => ({ token }));
+  warnBeforeExpiry();
 
   socket.on("connect", () => {
-    status.textContent = "Verbunden.";
-    error.textContent = "";
+    expired = false;
+    say(status, () => t("console.connected"));
+    say(error, "");
+    show($("#no-token"), false);
     show($("#load"), true);
+    fetchChart();
   });
 
-  watchStaffConnection(socket, "supervisor", status, (e) => (error.textContent = errorText(e)));
+  watchStaffConnection(socket, "supervisor", status, fail);
+  socket.on("disconnect", () => {
+    if (expired) say(status, "");
+    else say(status, () => t("conn.dropped"));
+  });
 
-  socket.on("load", ingest);
-  socket.on("error", (e) => (error.textContent = errorText(e)));
+  socket.on("load", (snapshot) => {
+    ingest(snapshot);
+    scheduleChart();
+  });
+  socket.on("error", fail);
 
   // the longest wait keeps counting between pushes; a sync now and then corrects drift
-  setInterval(render, 5000);
+  setInterval(render, 1000);
   setInterval(async () => {
     if (!socket.connected) return;
     const ack = await request(socket, "sync");
     if (ack.ok) ingest(ack.load);
-  }, 60000);
+  }, SYNC_MS);
+}
+
+onLanguageChange(() => {
+  for (const [node, text] of liveTexts) node.textContent = text();
+  lastSummary = "";
+  render();
+  renderChart();
+});
+
+if (!token) {
+  say(status, "");
+  show($("#no-token"), true);
+} else {
+  start();
 }

@@ -1,0 +1,301 @@
+// Helpers shared by the two staff pages (/staff, /supervisor): language choice, times,
+// clipboard, the waiting-room chime, confirmations, keeping focus across re-renders.
+import { LANGUAGES, language, locale, setLanguage } from "./i18n.js";
+import "./texts-staff.js";
+
+/** Both staff pages remember the chosen language under one key. */
+export const LANG_KEY = "cb.lang.staff";
+export const STAFF_LANGUAGES = ["de", "en"];
+
+/**
+ * Wire the page's `<select id="lang">`: start with `?lang=`, then the stored choice, then
+ * German (a German authority's console: English only when chosen, not from the browser).
+ */
+export function setupLanguage(select, storageKey = LANG_KEY) {
+  let lang = new URLSearchParams(location.search).get("lang");
+  if (!STAFF_LANGUAGES.includes(lang)) {
+    try {
+      lang = localStorage.getItem(storageKey);
+    } catch {
+      lang = null;
+    }
+  }
+  if (!STAFF_LANGUAGES.includes(lang)) lang = "de";
+  select.value = lang;
+  setLanguage(lang);
+  select.addEventListener("change", () => setLanguage(select.value, storageKey));
+}
+
+export function formatCode(code) {
+  return String(code || "")
+    .replace(/\D/g, "")
+    .replace(/(\d{3})(?=\d)/g, "$1 ");
+}
+
+export function fill(template, vars) {
+  return template.replace(/\{(\w+)\}/g, (whole, name) =>
+    name in vars ? String(vars[name]) : whole,
+  );
+}
+
+/** "10:30" in the console's language. */
+export function clockTime(unixSeconds) {
+  if (typeof unixSeconds !== "number") return "";
+  return new Date(unixSeconds * 1000).toLocaleTimeString(locale(), {
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+function sameDay(a, b) {
+  return (
+    a.getFullYear() === b.getFullYear() &&
+    a.getMonth() === b.getMonth() &&
+    a.getDate() === b.getDate()
+  );
+}
+
+/** "10:30" today, "24.11. 10:30" another day. */
+export function shortWhen(unixSeconds) {
+  if (typeof unixSeconds !== "number") return "";
+  const d = new Date(unixSeconds * 1000);
+  if (sameDay(d, new Date())) return clockTime(unixSeconds);
+  const day = d.toLocaleDateString(locale(), { day: "2-digit", month: "2-digit" });
+  return `${day} ${clockTime(unixSeconds)}`;
+}
+
+/** "Montag, 23. November 2026, 10:30 Uhr" / "Monday 23 November 2026, 10:30". */
+export function longWhen(unixSeconds, lang) {
+  const d = new Date(unixSeconds * 1000);
+  const loc = (LANGUAGES[lang] || LANGUAGES.de).locale;
+  const date = d.toLocaleDateString(loc, {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+  });
+  const time = d.toLocaleTimeString(loc, { hour: "2-digit", minute: "2-digit" });
+  return lang === "de" ? `${date}, ${time} Uhr` : `${date}, ${time}`;
+}
+
+/** "3:07" (minutes:seconds). */
+export function minSec(seconds) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "–";
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+/** Format a number for the console's language ("0,5" in German). */
+export function number(value, digits = 0) {
+  return Number(value).toLocaleString(locale(), {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+/** Local midnight of `date` as ISO 8601 with the zone offset, e.g. 2026-11-23T00:00:00+01:00. */
+export function localMidnightIso(date = new Date()) {
+  const d = new Date(date.getFullYear(), date.getMonth(), date.getDate());
+  const pad = (n) => String(Math.abs(n)).padStart(2, "0");
+  const offset = -d.getTimezoneOffset(); // minutes east of UTC
+  const sign = offset >= 0 ? "+" : "-";
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T00:00:00` +
+    `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`
+  );
+}
+
+/** Copy `text`; false when neither the clipboard API nor the fallback worked. */
+export async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // not allowed (no focus, no permission): try the old way
+  }
+  const active = document.activeElement;
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.className = "offscreen";
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  if (active && typeof active.focus === "function") active.focus();
+  return ok;
+}
+
+/** Authorised JSON request to the broker's REST API: `{ok, data}` or `{ok: false, error}`. */
+export async function api(method, path, token) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: { Authorization: `Bearer ${token}` },
+    });
+  } catch {
+    return { ok: false, error: { code: "timeout", message: "network error" } };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    return { ok: false, error: (data && data.error) || { code: "internal", message: "" } };
+  }
+  return { ok: true, data };
+}
+
+/** The `exp` of a JWT in Unix seconds, or null (the token is not read for anything else). */
+export function tokenExpiry(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const claims = JSON.parse(atob(part + "===".slice((part.length + 3) % 4)));
+    return typeof claims.exp === "number" ? claims.exp : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A short two-tone chime made with WebAudio (no audio file). Browsers only let a page make
+ * sound after the person used it once, so the audio context is created on the first click or
+ * key press. `muted` is remembered.
+ */
+export class Chime {
+  constructor(storageKey) {
+    this.storageKey = storageKey;
+    this.context = null;
+    this.played = 0;
+    try {
+      this.muted = localStorage.getItem(storageKey) === "off";
+    } catch {
+      this.muted = false;
+    }
+    const unlock = () => {
+      const Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) return;
+      if (!this.context) {
+        try {
+          this.context = new Context();
+        } catch {
+          return;
+        }
+      }
+      if (this.context.state === "suspended") this.context.resume().catch(() => {});
+      window.removeEventListener("pointerdown", unlock, true);
+      window.removeEventListener("keydown", unlock, true);
+    };
+    window.addEventListener("pointerdown", unlock, true);
+    window.addEventListener("keydown", unlock, true);
+  }
+
+  get ready() {
+    return !!this.context && this.context.state === "running";
+  }
+
+  setMuted(muted) {
+    this.muted = muted;
+    try {
+      localStorage.setItem(this.storageKey, muted ? "off" : "on");
+    } catch {
+      /* private mode */
+    }
+  }
+
+  /** Play it unless muted; true if it sounded. */
+  play() {
+    if (this.muted || !this.ready) return false;
+    const ctx = this.context;
+    const now = ctx.currentTime;
+    for (const [frequency, at] of [
+      [660, 0],
+      [880, 0.2],
+    ]) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = "sine";
+      osc.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, now + at);
+      gain.gain.exponentialRampToValueAtTime(0.3, now + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + at + 0.4);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(now + at);
+      osc.stop(now + at + 0.45);
+    }
+    this.played += 1;
+    return true;
+  }
+}
+
+/**
+ * Ask in the page's `<dialog>` (modal: focus stays inside, Escape cancels). Resolves true
+ * for yes. Focus returns to where it was.
+ */
+export function confirmDialog(dialog, { message, yes, no }) {
+  const back = document.activeElement;
+  const mark = back && back.dataset ? [back.dataset.session, back.dataset.action] : [];
+  dialog.querySelector("[data-role=message]").textContent = message;
+  const yesButton = dialog.querySelector("[data-role=yes]");
+  const noButton = dialog.querySelector("[data-role=no]");
+  yesButton.textContent = yes;
+  noButton.textContent = no;
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      yesButton.removeEventListener("click", onYes);
+      noButton.removeEventListener("click", onNo);
+      dialog.removeEventListener("close", onClose);
+      if (dialog.open) dialog.close();
+      let target = back && back.isConnected ? back : null;
+      if (!target && mark[0] && mark[1]) {
+        // the list was re-rendered meanwhile: the same button in the new list
+        target = document.querySelector(
+          `[data-session="${CSS.escape(mark[0])}"][data-action="${CSS.escape(mark[1])}"]`,
+        );
+      }
+      if (target && typeof target.focus === "function") target.focus();
+      resolve(answer);
+    };
+    const onYes = () => done(true);
+    const onNo = () => done(false);
+    const onClose = () => done(false); // Escape
+    yesButton.addEventListener("click", onYes);
+    noButton.addEventListener("click", onNo);
+    dialog.addEventListener("close", onClose);
+    dialog.showModal();
+    noButton.focus(); // the safe answer first
+  });
+}
+
+/**
+ * Re-render `container` without losing the keyboard focus: a focused control marked with
+ * `data-session` and `data-action` is focused again in the new content.
+ */
+export function keepFocus(container, render) {
+  const active = document.activeElement;
+  let session = null;
+  let action = null;
+  if (active && container.contains(active)) {
+    session = active.dataset.session || null;
+    action = active.dataset.action || null;
+  }
+  render();
+  if (session && action && !container.contains(document.activeElement)) {
+    const again = container.querySelector(
+      `[data-session="${CSS.escape(session)}"][data-action="${CSS.escape(action)}"]`,
+    );
+    if (again) again.focus();
+  }
+}
+
+export { language };
