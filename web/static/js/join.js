@@ -1,31 +1,62 @@
-// /join: exchange the access code read out on the phone for the personal link.
+// /join: exchange the access code (read out on the phone, or from the letter) for the
+// personal link. Accepts "123 456 789", "123-456-789", "123.456.789", "123/456/789".
 
-import { $, errorText, postJSON } from "./common.js";
+import { $, errorText, postJSON, show } from "./common.js";
+import { LANGUAGES, initialLanguage, language, onLanguageChange, setLanguage, t } from "./i18n.js";
+import "./texts-customer.js";
 
+const LANG_KEY = "cb.lang"; // the customer page starts in the same language
 const form = $("#join-form");
 const input = $("#code");
 const error = $("#code-error");
-const submit = $("#code-submit");
+const status = $("#code-status");
 
+let shownError = null; // () => text, rendered again when the language changes
+
+function setError(render) {
+  shownError = render;
+  error.textContent = render ? render() : "";
+  if (render) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+const select = $("#lang");
+onLanguageChange((lang) => {
+  select.value = lang;
+  show($("#lang-en"), lang !== "en");
+  if (shownError) error.textContent = shownError();
+  if (status.textContent) status.textContent = t("code.checking");
+});
+setLanguage(initialLanguage(Object.keys(LANGUAGES), LANG_KEY));
+select.addEventListener("change", () => setLanguage(select.value, LANG_KEY));
+
+let busy = false;
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  error.textContent = "";
+  if (busy) return;
   const digits = input.value.replace(/[\s\-./]/g, "");
   if (!/^\d{9}$/.test(digits)) {
-    error.textContent = "Der Zugangscode hat 9 Ziffern.";
-    input.setAttribute("aria-invalid", "true");
+    setError(() => t("code.nine"));
     input.focus();
     return;
   }
-  input.removeAttribute("aria-invalid");
-  submit.disabled = true;
+  setError(null);
+  busy = true;
+  status.textContent = t("code.checking");
   const result = await postJSON("/api/join", { code: digits });
-  submit.disabled = false;
+  busy = false;
+  status.textContent = "";
   if (!result.ok) {
-    error.textContent = errorText(result.error);
-    input.setAttribute("aria-invalid", "true");
+    const err = result.error;
+    setError(() => errorText(err));
     input.focus();
     return;
   }
-  location.assign(result.data.join_url);
+  // the customer page starts in the language chosen here (`?lang=`; the fragment is the token)
+  const url = result.data.join_url;
+  const hash = url.indexOf("#");
+  const base = hash < 0 ? url : url.slice(0, hash);
+  const fragment = hash < 0 ? "" : url.slice(hash);
+  const glue = base.indexOf("?") < 0 ? "?" : "&";
+  location.assign(base + glue + "lang=" + encodeURIComponent(language()) + fragment);
 });
