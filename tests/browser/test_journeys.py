@@ -159,6 +159,10 @@ async def _is(page: Page, team: str, name: str, value: str) -> bool:
     return await field(page, team, name) == value
 
 
+async def _attr_is(page: Page, selector: str, name: str, value: str) -> bool:
+    return await page.locator(selector).get_attribute(name) == value
+
+
 async def test_access_code_leads_to_the_session(site: Broker, chromium: Browser) -> None:
     """A customer types the code from the letter, with spaces, on a phone."""
     created = await site.create_session(site.staff_token())
@@ -227,8 +231,9 @@ async def test_declining_the_camera_is_no_dead_end(site: Broker, chromium: Brows
 
 
 async def test_pages_pass_axe_in_german_and_arabic(site: Broker, chromium: Browser) -> None:
-    """WCAG 2.1 AA by axe-core: the console, the supervisor board, and the customer's
-    waiting room and call, in German; the customer's pages in Arabic (right to left)."""
+    """WCAG 2.1 AA by axe-core: the customer's consent, waiting room and call in German and
+    Arabic (right to left, on a phone screen); the console and the supervisor board in
+    German and English (the staff pages' two languages)."""
     token = site.staff_token()
     lead = site.staff_token("lead", role=Role.SUPERVISOR)
     found: dict[str, list[dict[str, Any]]] = {}
@@ -241,6 +246,10 @@ async def test_pages_pass_axe_in_german_and_arabic(site: Broker, chromium: Brows
     await board.goto(f"{site.url}/supervisor#token={lead}")
     await visible(board, "tr[data-team]")
     found["supervisor de"] = await axe(board)
+    await board.select_option("#lang", "en")
+    await until(lambda: _attr_is(board, "html", "lang", "en"), what="supervisor in English")
+    found["supervisor en"] = await axe(board)
+    await shot(board, "supervisor-en")
 
     for lang, name in (("de", "Jana Krüger"), ("ar", "أحمد")):
         created = await site.create_session(token, customer_ref=f"K-{lang}")
@@ -260,10 +269,18 @@ async def test_pages_pass_axe_in_german_and_arabic(site: Broker, chromium: Brows
         await visible(staff, "#call")
         found[f"customer {lang} call"] = await axe(customer)
         found["console call"] = await axe(staff)
+        # a phone screen: nothing sticks out sideways
+        assert await customer.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"), lang
         await shot(customer, f"customer-{lang}-axe-call")
         await staff.select_option("#outcome", "completed")
         await staff.click("#end")
         await visible(customer, "#step-ended")
+
+    await staff.select_option("#lang", "en")
+    await until(lambda: _attr_is(staff, "html", "lang", "en"), what="console in English")
+    found["console en"] = await axe(staff)
+    await shot(staff, "console-en")
 
     failures = {where: v for where, v in found.items() if v}
     assert not failures, "\n".join(f"{w}: {describe(v)}" for w, v in failures.items())
