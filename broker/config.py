@@ -80,6 +80,10 @@ class Settings:
     heartbeat_seconds: float = 10.0  # bounds how much of an interrupted call goes unrecorded
     # contact log
     sqlite_synchronous: str = "NORMAL"
+    # several processes: live state in Redis, the contact log in PostgreSQL (also read from
+    # the conventional REDIS_URL and DATABASE_URL); empty: memory and SQLite
+    redis_url: str = field(default="", repr=False)
+    database_url: str = field(default="", repr=False)
 
     @property
     def base_url(self) -> str:
@@ -146,6 +150,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if name not in names:
             raise ConfigError(f"{key}: unknown setting")
         values[name] = _convert(name, raw, hints[name])
+    for plain in ("REDIS_URL", "DATABASE_URL"):  # the names every platform uses
+        if env.get(plain) and plain.lower() not in values:
+            values[plain.lower()] = env[plain]
     values.update(overrides)
     settings = Settings(**values)
     if settings.sqlite_synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
