@@ -11,6 +11,7 @@ none), the exact issuer, our audience, and times against the caller's clock.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from broker.types import Role, StaffId, TeamId
 
 STAFF_TOKEN_TYPES = frozenset({"", "jwt", "at+jwt", "application/at+jwt"})
 NBF_SKEW = 5.0  # seconds the provider's clock may run ahead of ours
+_TEAM = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _KEY_TYPES = {"RSA": ("RS", "PS"), "EC": ("ES",), "OKP": ("EdDSA",)}
 _ROLES = {r.value: r for r in Role if r is not Role.CUSTOMER}
 
@@ -113,12 +115,14 @@ def verify(token: str, config: OidcConfig, keys: KeySet, now: float) -> OidcIden
         raise refused() from None
     expires_at = check_times(claims, now, NBF_SKEW)
     sub = claims["sub"]
-    if not isinstance(sub, str) or not sub or len(sub) > 128:
+    if not isinstance(sub, str) or not sub or len(sub) > 128 or not sub.isprintable():
         raise refused("the token names no user")
     roles = _map_roles(_claim(claims, config.roles_claim), config.role_map)
     if not roles:
         raise AccessDenied(ErrorCode.FORBIDDEN, "the token has no staff role")
-    teams = frozenset(TeamId(t) for t in _strings(_claim(claims, config.teams_claim)))
+    # team ids become room names and database values: the API's own pattern, others dropped
+    teams = frozenset(TeamId(t) for t in _strings(_claim(claims, config.teams_claim))
+                      if _TEAM.fullmatch(t))
     return OidcIdentity(StaffId(sub), roles, teams, expires_at)
 
 

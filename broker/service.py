@@ -433,6 +433,7 @@ class SessionService:
             await self.contacts.append(sid, s.version, at, input_to_log(Interrupt(at)))
         if s.state.terminal:
             await self.contacts.close_session(record_of(s))
+            await self.store.remove(sid)  # a shared store may still hold it
             log.info("session %s closed after restart as %s", sid, s.end_reason)
             return str(s.end_reason)
         # nobody is connected to a fresh process: the waiting room emptied with the old one
@@ -445,7 +446,10 @@ class SessionService:
                 s.handle(gone, s.last_event_at)
                 await self.contacts.append(sid, s.version, s.last_event_at, input_to_log(gone))
         await self.store.set_code(self._code_hash(s.access_code), sid)
-        await self.store.put(s, None)
+        # a shared store (Redis) outlives the process: replace what it still holds
+        # (its version is never ahead of the log: every change is logged before it is saved)
+        held = await self.store.get(sid)
+        await self.store.put(s, None if held is None else held.version)
         self._load_changed(None, s)
         self._arm(s)
         return "restored"

@@ -14,12 +14,15 @@ from contextlib import suppress
 from aiohttp import web
 
 from broker.config import Settings
+from broker.contactlog.base import ContactLog
+from broker.contactlog.postgres import PostgresContactLog
 from broker.contactlog.sqlite import SqliteContactLog
 from broker.credentials import TokenIssuer
 from broker.service import SessionService
 from broker.session import Policy
 from broker.staffauth import staff_auth_for
 from broker.store.memory import MemoryStore
+from broker.store.redis import RedisStore
 from signaling.server import create_signaling
 from web import api, openapi, pages
 from web.keys import SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
@@ -39,10 +42,15 @@ def create_app(settings: Settings) -> web.Application:
     secret, _ = signing_secret(settings)
     policy = Policy(settings.grace_seconds, settings.no_show_after_seconds)
     issuer = TokenIssuer(secret, settings.issuer)
-    contacts = SqliteContactLog(settings.data_dir / "contacts.sqlite3",
-                                synchronous=settings.sqlite_synchronous.upper())
+    contacts: ContactLog
+    if settings.database_url:
+        contacts = PostgresContactLog(settings.database_url)
+    else:
+        contacts = SqliteContactLog(settings.data_dir / "contacts.sqlite3",
+                                    synchronous=settings.sqlite_synchronous.upper())
     service = SessionService(
-        MemoryStore(policy), contacts, issuer, policy,
+        RedisStore(settings.redis_url, policy) if settings.redis_url else MemoryStore(policy),
+        contacts, issuer, policy,
         link_valid_after_start=settings.link_valid_hours_after_start * 3600,
     )
     app = web.Application(client_max_size=settings.max_body_bytes,

@@ -10,6 +10,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from broker.config import Settings
 from broker.types import Role
 from tests.conftest import SECRET, Broker, Peer, settings_for, staff_token
+from tests.redis_server import running_redis
 
 
 def free_port() -> int:
@@ -156,12 +159,22 @@ async def test_sigkill_mid_call_closes_it_as_interrupted_exactly_once(
     assert status == 200 and body["end_reason"] == "interrupted"
 
 
-async def test_restart_brings_back_a_waiting_session_as_scheduled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_restart_brings_back_a_waiting_session_as_scheduled(tmp_path: Path,
+                                                                  store: str) -> None:
     """A restart on the same data (here a clean one: sessions are not closed on shutdown)
-    brings a waiting customer's session back as scheduled, with its code and its load."""
+    brings a waiting customer's session back as scheduled, with its code and its load;
+    with live state in Redis, which outlives the process, the stale copy is replaced."""
+    with ExitStack() as stack:
+        redis_url = ""
+        if store == "redis":
+            redis_url = stack.enter_context(running_redis(tmp_path / "redis")).url
+        await _restart_brings_back(settings_for(tmp_path / "d", redis_url=redis_url))
+
+
+async def _restart_brings_back(settings: Settings) -> None:
     from web.app import create_app
 
-    settings = settings_for(tmp_path / "d")
     first = TestServer(create_app(settings), host="127.0.0.1")
     await first.start_server()
     broker = Broker(first, settings)

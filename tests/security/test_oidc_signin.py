@@ -80,3 +80,14 @@ async def test_provider_down_at_start_recovers_later(make_broker: MakeBroker,
     idp.down = False
     status, body = await broker.http("GET", "/api/sessions", idp.token())
     assert status == 200, body
+
+
+async def test_odd_subjects_and_teams_from_the_provider_are_not_taken_in(
+        oidc_broker: Broker, idp: LocalIdp) -> None:
+    """Team ids become room names and database values: only the API's own pattern is
+    kept; a subject with control characters is refused."""
+    token = idp.token(groups=("t1", "bad\x00team", "<b>x</b>", "ok.team-2"))
+    console = await oidc_broker.counsellor(token)
+    assert (await console.next("welcome"))["teams"] == ["ok.team-2", "t1"]
+    status, body = await oidc_broker.http("GET", "/api/sessions", idp.token(sub="a\x00b"))
+    assert status == 401 and body["error"]["code"] == "unauthenticated"

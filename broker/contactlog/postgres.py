@@ -1,0 +1,354 @@
+"""The contact log on PostgreSQL: several broker processes share one database.
+
+The same promises as the SQLite log (see `base`), with nothing that assumes one writer:
+a step is unique by its primary key, a record by `ON CONFLICT DO NOTHING`, heartbeats are
+one row per node, and the schema migrates under an advisory lock, so that of several
+processes starting at once exactly one migrates while the others wait for it.
+
+Times are `double precision` Unix seconds and JSON is `jsonb`. A lost or refusing database
+surfaces as `ContactLogUnavailable`: a `BrokerError` (`unavailable`, HTTP 503) that is also
+a `ConnectionError`. The DSN is never logged (it may carry a password); `describe` gives a
+printable form.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg  # type: ignore[import-untyped]
+
+from broker.contactlog.base import LoggedEvent
+from broker.errors import BrokerError, Conflict, ErrorCode
+from broker.record import ContactRecord
+
+log = logging.getLogger("broker.contactlog")
+
+# Each entry moves the schema one version up, as statements run in one transaction;
+# never edit one that has shipped. The same tables as the SQLite log's MIGRATIONS, in
+# PostgreSQL's types (REAL -> double precision, JSON text -> jsonb, 0/1 -> boolean), plus an
+# index on ended_at alone for the unfiltered (admin) report over many Jobcenters.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE session_events (
+            session_id text NOT NULL,
+            seq        bigint NOT NULL,
+            at         double precision NOT NULL,
+            data       jsonb NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        )
+        """,
+        """
+        CREATE TABLE contacts (
+            session_id         text PRIMARY KEY,
+            team               text NOT NULL,
+            counsellor         text NOT NULL,
+            customer_ref       text NOT NULL,
+            kind               text NOT NULL,
+            state              text NOT NULL,
+            planned_channel    text NOT NULL,
+            planned_start      double precision NOT NULL,
+            created_at         double precision NOT NULL,
+            joined_at          double precision,
+            admitted_at        double precision,
+            media_connected_at double precision,
+            ended_at           double precision NOT NULL,
+            end_reason         text NOT NULL,
+            video_seconds      double precision NOT NULL,
+            audio_seconds      double precision NOT NULL,
+            phone_seconds      double precision NOT NULL,
+            waiting_seconds    double precision,
+            setup_seconds      double precision,
+            fallback_used      boolean NOT NULL,
+            segments           jsonb NOT NULL
+        )
+        """,
+        "CREATE INDEX contacts_by_team_end ON contacts (team, ended_at)",
+        "CREATE INDEX contacts_by_counsellor_end ON contacts (counsellor, ended_at)",
+        "CREATE INDEX contacts_by_end ON contacts (ended_at)",
+        """
+        CREATE TABLE heartbeat (
+            node text PRIMARY KEY,
+            at   double precision NOT NULL
+        )
+        """,
+    ),
+)
+
+# pg_advisory_lock key held while migrating: one per database, whatever the process.
+# (The bytes of "cbschema"; any other user of advisory locks in the database must avoid it.)
+MIGRATION_LOCK = int.from_bytes(b"cbschema", "big") & 0x7FFF_FFFF_FFFF_FFFF
+# waiting for another process's migration, or running one, may take longer than a query
+MIGRATION_TIMEOUT = 600.0
+
+_CONTACT_COLUMNS = (
+    "session_id", "team", "counsellor", "customer_ref", "kind", "state", "planned_channel",
+    "planned_start", "created_at", "joined_at", "admitted_at", "media_connected_at",
+    "ended_at", "end_reason", "video_seconds", "audio_seconds", "phone_seconds",
+    "waiting_seconds", "setup_seconds", "fallback_used", "segments",
+)
+_SELECT_CONTACTS = f"SELECT {', '.join(_CONTACT_COLUMNS)} FROM contacts"  # noqa: S608
+_INSERT_CONTACT = (
+    f"INSERT INTO contacts ({', '.join(_CONTACT_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_CONTACT_COLUMNS) + 1))}) "
+    "ON CONFLICT (session_id) DO NOTHING"
+)
+
+# what "the database is not there right now" looks like: the network (OSError, including
+# timeouts), SQLSTATE classes 08 (connection), 53 (resources: too many connections),
+# 57 (operator intervention: shutdown, starting up), and a primary turned read-only
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+)
+
+
+class ContactLogUnavailable(BrokerError, ConnectionError):
+    """The contact database cannot be reached or refuses work for now; try again later."""
+
+    def __init__(self, message: str = "the contact log is unavailable, try again") -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, message)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer broker: this one must not write into it."""
+
+
+# --- the few parts of asyncpg used here, typed (asyncpg ships no annotations)
+
+
+class _Transaction(Protocol):
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> bool | None: ...
+
+
+class _Connection(Protocol):
+    # asyncpg's own signature: a per-call limit in place of the pool's command_timeout
+    async def execute(self, query: str, *args: Any,
+                      timeout: float | None = None) -> str: ...  # noqa: ASYNC109
+
+    async def fetch(self, query: str, *args: Any) -> list[Mapping[str, Any]]: ...
+
+    async def fetchrow(self, query: str, *args: Any) -> Mapping[str, Any] | None: ...
+
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+    def transaction(self) -> _Transaction: ...
+
+    async def set_type_codec(self, typename: str, *, encoder: Any, decoder: Any,
+                             schema: str) -> None: ...
+
+
+class _Pool(Protocol):
+    def acquire(self, *, timeout: float | None = None
+                ) -> AbstractAsyncContextManager[_Connection]: ...
+
+    async def close(self) -> None: ...
+
+
+def describe(dsn: str) -> str:
+    """The DSN as it may be printed: password removed, from the userinfo and the query."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgresql", "postgres"):
+        return "(not a postgresql:// URL)"  # key=value text: nothing in it is safe to show
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if "password" not in k.lower()],
+                      safe="/")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _dumps(value: Any) -> str:
+    # no NaN/Infinity: jsonb refuses them, and a bare ValueError beats a server round trip
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+async def _init_connection(conn: _Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=json.loads, schema="pg_catalog")
+
+
+def _contact_args(r: ContactRecord) -> tuple[Any, ...]:
+    d = r.to_dict()
+    return (
+        d["session_id"], d["team"], d["counsellor"], d["customer_ref"], d["kind"], d["state"],
+        d["planned_channel"], d["planned_start"], d["created_at"], d["joined_at"],
+        d["admitted_at"], d["media_connected_at"], d["ended_at"], d["end_reason"],
+        d["seconds"]["video"], d["seconds"]["audio"], d["seconds"]["phone"],
+        d["waiting_seconds"], d["setup_seconds"], bool(d["fallback_used"]), d["segments"],
+    )
+
+
+def _contact_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The same shape as the SQLite log's (and `ContactRecord.to_dict()`)."""
+    d = dict(row)
+    d["seconds"] = {c: d.pop(f"{c}_seconds") for c in ("video", "audio", "phone")}
+    return d
+
+
+async def migrate(conn: _Connection) -> int:
+    """Bring the schema up to date under the migration lock; returns the version it is at.
+
+    Several processes may call this at once: the first takes the lock and migrates, the
+    others wait for it and then find nothing left to do. Each version is one transaction.
+    """
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK, timeout=MIGRATION_TIMEOUT)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+        version = int(await conn.fetchval("SELECT max(version) FROM schema_version") or 0)
+        if version > len(MIGRATIONS):
+            raise SchemaTooNew(f"database schema {version} is newer than this broker knows "
+                               f"({len(MIGRATIONS)}): upgrade the broker")
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            async with conn.transaction():
+                for statement in statements:
+                    await conn.execute(statement, timeout=MIGRATION_TIMEOUT)
+                await conn.execute("DELETE FROM schema_version")
+                await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
+            log.info("contact log schema migrated to version %s", number)
+            version = number
+        return version
+    finally:
+        # a lost connection has released it already (and so does the pool's reset on release)
+        with suppress(*_UNAVAILABLE):
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+class PostgresContactLog:
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 5,
+                 command_timeout: float = 10.0, connect_timeout: float = 5.0) -> None:
+        self._dsn = dsn
+        self._min_size = min_size
+        self._max_size = max_size
+        self._command_timeout = command_timeout
+        self._connect_timeout = connect_timeout
+        self._pool: _Pool | None = None
+        self._down = False  # an outage is logged once, and so is the recovery
+
+    def __repr__(self) -> str:
+        return f"PostgresContactLog({describe(self._dsn)!r})"
+
+    async def open(self) -> None:
+        try:
+            pool: _Pool = await asyncpg.create_pool(
+                self._dsn, min_size=self._min_size, max_size=self._max_size,
+                command_timeout=self._command_timeout, timeout=self._connect_timeout,
+                init=_init_connection,
+                server_settings={"application_name": "counselling-broker"},
+            )
+        except _UNAVAILABLE as exc:
+            raise ContactLogUnavailable(
+                f"cannot reach the contact database {describe(self._dsn)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        try:
+            async with pool.acquire(timeout=self._connect_timeout) as conn:
+                await migrate(conn)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[_Connection]:
+        """A pooled connection; an unreachable database becomes `ContactLogUnavailable`."""
+        if self._pool is None:
+            raise RuntimeError("contact log is not open")
+        try:
+            async with self._pool.acquire(timeout=self._connect_timeout) as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            if not self._down:
+                self._down = True
+                log.warning("contact log unavailable: %s: %s", type(exc).__name__, exc)
+            raise ContactLogUnavailable() from exc
+        if self._down:
+            self._down = False
+            log.warning("contact log reachable again")
+
+    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any]) -> None:
+        async with self._connection() as conn:
+            try:
+                await conn.execute(
+                    "INSERT INTO session_events (session_id, seq, at, data) VALUES ($1,$2,$3,$4)",
+                    session_id, seq, at, data,
+                )
+            except asyncpg.UniqueViolationError:
+                raise Conflict(f"step {seq} of session {session_id} is logged already") from None
+
+    async def close_session(self, record: ContactRecord) -> bool:
+        args = _contact_args(record)
+        async with self._connection() as conn, conn.transaction():
+            status = await conn.execute(_INSERT_CONTACT, *args)
+            await conn.execute("DELETE FROM session_events WHERE session_id = $1",
+                               record.session_id)
+        return status == "INSERT 0 1"
+
+    async def unfinished(self) -> dict[str, list[LoggedEvent]]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
+                "WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.session_id = e.session_id) "
+                "ORDER BY e.session_id, e.seq"
+            )
+        out: dict[str, list[LoggedEvent]] = {}
+        for r in rows:
+            out.setdefault(r["session_id"], []).append(LoggedEvent(r["seq"], r["at"], r["data"]))
+        return out
+
+    async def heartbeat(self, node: str, at: float) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO heartbeat (node, at) VALUES ($1, $2) "
+                "ON CONFLICT (node) DO UPDATE SET at = excluded.at",
+                node, at,
+            )
+
+    async def last_heartbeat(self) -> float | None:
+        async with self._connection() as conn:
+            at = await conn.fetchval("SELECT max(at) FROM heartbeat")
+        return None if at is None else float(at)
+
+    async def is_closed(self, session_id: str) -> bool:
+        async with self._connection() as conn:
+            found = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM contacts WHERE session_id = $1)", session_id
+            )
+        return bool(found)
+
+    async def contact(self, session_id: str) -> dict[str, Any] | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(f"{_SELECT_CONTACTS} WHERE session_id = $1", session_id)
+        return None if row is None else _contact_dict(row)
+
+    async def contacts(
+        self, since: float, until: float, teams: frozenset[str] | None = None,
+        counsellor: str | None = None,
+    ) -> list[dict[str, Any]]:
+        sql = f"{_SELECT_CONTACTS} WHERE ended_at >= $1 AND ended_at < $2"
+        args: list[Any] = [since, until]
+        if teams is not None:
+            args.append(sorted(teams))
+            sql += f" AND team = ANY(${len(args)}::text[])"
+        if counsellor is not None:
+            args.append(counsellor)
+            sql += f" AND counsellor = ${len(args)}"
+        sql += " ORDER BY ended_at, session_id"
+        async with self._connection() as conn:
+            rows = await conn.fetch(sql, *args)
+        return [_contact_dict(r) for r in rows]
+

@@ -1,0 +1,91 @@
+"""Every contact log backend behind one fixture: the contract suite runs once per backend.
+
+`backend` is a database of one kind, fresh for the test; `backend.open()` opens one more
+log on it, as another broker process would. PostgreSQL runs as one server per test session
+(tests/pg.py) with a new database per test; it is started only when a test asks for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+from broker.contactlog.base import ContactLog
+from broker.contactlog.postgres import PostgresContactLog
+from broker.contactlog.sqlite import SqliteContactLog
+from tests.pg import PostgresServer, session_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(pytestconfig: pytest.Config) -> PostgresServer:
+    return session_server(pytestconfig)
+
+
+@pytest.fixture
+async def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """A new, empty database on the session's server."""
+    return await postgres_server.create_database("contract")
+
+
+@dataclass
+class Backend:
+    name: str
+    make: Callable[[], ContactLog]
+    sql: Callable[[str], Awaitable[None]]  # straight to the database, as an operator would
+    opened: list[ContactLog] = field(default_factory=list)
+
+    async def open(self) -> ContactLog:
+        contact_log = self.make()
+        await contact_log.open()
+        self.opened.append(contact_log)
+        return contact_log
+
+
+def sqlite_backend(path: Path) -> Backend:
+    def run(sql: str) -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.executescript(sql)
+        finally:
+            db.close()
+
+    async def sql(text: str) -> None:
+        await asyncio.to_thread(run, text)
+
+    return Backend("sqlite", lambda: SqliteContactLog(path), sql)
+
+
+def postgres_backend(dsn: str) -> Backend:
+    async def sql(text: str) -> None:
+        conn: Any = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(text)
+        finally:
+            await conn.close()
+
+    return Backend("postgres", lambda: PostgresContactLog(dsn), sql)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        b = sqlite_backend(tmp_path / "c.sqlite3")
+    else:
+        # asked for only here, so that a run of the SQLite cases alone starts no server
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        b = postgres_backend(await server.create_database("contract"))
+    yield b
+    for contact_log in reversed(b.opened):
+        await contact_log.close()
+
+
+@pytest.fixture
+async def log(backend: Backend) -> ContactLog:
+    return await backend.open()

@@ -1,0 +1,116 @@
+"""A whole session through a real broker whose live state is in Redis (REDIS_URL set)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import cast
+
+import pytest
+import redis.asyncio as aioredis
+
+from broker.store.redis import RedisStore
+from tests.conftest import MakeBroker
+from tests.redis_server import RedisServer, running_redis
+
+SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+NAME = "Ayşe Öztürk"
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+async def raw_redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+async def all_keys(r: aioredis.Redis) -> set[str]:
+    return {key async for key in r.scan_iter("*")}
+
+
+async def session_data(r: aioredis.Redis, sid: str) -> dict[str, object]:
+    raw = await cast("Awaitable[str | None]", r.hget(f"cb:session:{sid}", "data"))
+    assert raw is not None
+    return cast(dict[str, object], json.loads(raw))
+
+
+async def test_a_whole_session_lives_in_redis_and_leaves_nothing(
+    make_broker: MakeBroker, redis_server: RedisServer, raw_redis: aioredis.Redis,
+) -> None:
+    """Create, join, admit, signal, end with REDIS_URL set: the live state is in Redis
+    while the session runs (the display name in its JSON only, never in a key), the
+    contact record is written once, and afterwards not one key of the session is left."""
+    broker = await make_broker(redis_url=redis_server.url)
+    assert isinstance(broker.service.store, RedisStore)
+    staff = broker.staff_token()
+    created = await broker.create_session(staff, planned_channel="video")
+    sid = created["session"]
+    keys = await all_keys(raw_redis)
+    codes = {k for k in keys if k.startswith("cb:code:")}
+    assert len(codes) == 1 and keys - codes == {f"cb:session:{sid}", "cb:counsellor:c1"}
+
+    counsellor = await broker.counsellor(staff)
+    assert [s["session"] for s in (await counsellor.next("welcome"))["sessions"]] == [sid]
+    customer = await broker.customer(created["customer_token"])
+    await customer.next("welcome")
+    await customer.call("join", {"name": NAME, "language": "tr",
+                                 "capabilities": {"webrtc": True, "camera": True,
+                                                  "microphone": True}})
+    assert (await counsellor.next("customer_waiting"))["name"] == NAME
+    live = await session_data(raw_redis, sid)
+    assert live["state"] == "waiting" and live["display_name"] == NAME
+    keys = await all_keys(raw_redis)
+    assert f"cb:device:{sid}" in keys and len(keys) == 4
+    assert not any("Ay" in k or "Öz" in k for k in keys)
+
+    assert (await counsellor.call("admit", {"session": sid}))["ok"]
+    await counsellor.next("start")
+    await customer.next("start")
+    await counsellor.call("signal", {"session": sid, "type": "offer", "sdp": SDP})
+    assert (await customer.next("signal"))["type"] == "offer"
+    await customer.call("signal", {"type": "answer", "sdp": SDP})
+    assert (await counsellor.next("signal"))["type"] == "answer"
+    await customer.call("media_state", {"state": "connected"})
+    await counsellor.next("media_state")
+    assert (await session_data(raw_redis, sid))["state"] == "active"
+
+    ack = await counsellor.call("end", {"session": sid, "outcome": "completed"})
+    assert ack == {"ok": True, "state": "ended"}
+    assert (await customer.next("ended"))["reason"] == "completed"
+    assert await all_keys(raw_redis) == set()
+
+    # the customer is turned away and the console goes: nothing comes back
+    await customer.next("evicted")
+    await counsellor.close()
+    await asyncio.sleep(0.2)
+    assert await all_keys(raw_redis) == set()
+
+    status, record = await broker.http("GET", f"/api/contacts/{sid}", staff)
+    assert status == 200 and record["end_reason"] == "completed", record
+    status, listed = await broker.http("GET", "/api/contacts", staff)
+    assert status == 200 and [c["session_id"] for c in listed["contacts"]].count(sid) == 1
+
+
+async def test_two_brokers_share_one_redis(
+    make_broker: MakeBroker, redis_server: RedisServer, raw_redis: aioredis.Redis,
+) -> None:
+    """A session made on one process is read and found by its code on another."""
+    one = await make_broker(redis_url=redis_server.url)
+    two = await make_broker(redis_url=redis_server.url)
+    staff = one.staff_token()
+    created = await one.create_session(staff)
+    status, got = await two.http("GET", f"/api/sessions/{created['session']}", staff)
+    assert status == 200 and got["session"] == created["session"], got
+    status, link = await two.http("POST", "/api/join", json={"code": created["access_code"]})
+    assert status == 200 and link["session"] == created["session"], link
+    status, listed = await two.http("GET", "/api/sessions", staff)
+    assert status == 200, listed
+    assert [s["session"] for s in listed["sessions"]] == [created["session"]]
