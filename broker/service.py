@@ -394,6 +394,21 @@ class SessionService:
 
     # ------------------------------------------------------------ start and stop
 
+    async def ensure_alone(self, beat_every: float) -> None:
+        """Refuse to start beside a live broker on the same contact log: recovery would
+        close that broker's running calls as interrupted. Sharing one log needs the
+        multi-process mode, which is not there yet. A fresh heartbeat may also be our own
+        predecessor, killed a moment ago: it is live only if it beats again."""
+        seen = await self.contacts.last_heartbeat(live_only=True)
+        if seen is None or self.now() - seen > 3 * beat_every:
+            return
+        await asyncio.sleep(2.5 * beat_every)
+        again = await self.contacts.last_heartbeat(live_only=True)
+        if again is not None and again > seen:
+            raise RuntimeError(
+                "another broker process is running on this contact log; one log serves one "
+                "process until several processes are supported")
+
     async def recover(self) -> dict[str, int]:
         """After a start: close what a crash interrupted, bring back what had not begun."""
         counts: Counter[str] = Counter()
@@ -461,6 +476,13 @@ class SessionService:
             except Exception:  # the next beat tries again; the loop must not die
                 log.exception("heartbeat failed")
             await asyncio.sleep(every)
+
+    async def retire(self) -> None:
+        """A clean stop: no longer a live broker on the contact log."""
+        try:
+            await self.contacts.retire(self.node, self.now())
+        except Exception:
+            log.exception("could not mark this node stopped")
 
     async def close(self) -> None:
         for sid in list(self._timers):

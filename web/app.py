@@ -69,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         await contacts.open()
+        await service.ensure_alone(settings.heartbeat_seconds)
         await service.recover()
         await staff_auth.prefetch()
         beat = asyncio.create_task(service.heartbeat_forever(settings.heartbeat_seconds))
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
             await beat
         pusher.close()
         await service.close()
+        await service.retire()
         await contacts.close()
         await service.store.close()
         await staff_auth.close()

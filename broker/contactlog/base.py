@@ -37,7 +37,12 @@ class ContactLog(Protocol):
     async def heartbeat(self, node: str, at: float) -> None:
         """Mark this node alive at `at`: recovery closes interrupted sessions no earlier."""
 
-    async def last_heartbeat(self) -> float | None: ...
+    async def last_heartbeat(self, live_only: bool = False) -> float | None:
+        """The latest beat of any node (`live_only`: of nodes that did not stop cleanly)."""
+
+    async def retire(self, node: str, at: float) -> None:
+        """This node stops cleanly at `at`: its last beat still times interrupted calls, but
+        it no longer counts as a live broker."""
 
     async def is_closed(self, session_id: str) -> bool: ...
 

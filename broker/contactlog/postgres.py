@@ -318,10 +318,19 @@ class PostgresContactLog:
                 node, at,
             )
 
-    async def last_heartbeat(self) -> float | None:
+    async def last_heartbeat(self, live_only: bool = False) -> float | None:
+        query = "SELECT max(at) FROM heartbeat"
+        if live_only:
+            query += " WHERE node NOT LIKE 'stopped:%'"
         async with self._connection() as conn:
-            at = await conn.fetchval("SELECT max(at) FROM heartbeat")
+            at = await conn.fetchval(query)
         return None if at is None else float(at)
+
+    async def retire(self, node: str, at: float) -> None:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("DELETE FROM heartbeat WHERE node LIKE 'stopped:%'")
+            await conn.execute("UPDATE heartbeat SET node = $1, at = $2 WHERE node = $3",
+                               "stopped:" + node, at, node)
 
     async def is_closed(self, session_id: str) -> bool:
         async with self._connection() as conn:

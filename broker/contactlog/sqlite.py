@@ -21,6 +21,7 @@ from broker.errors import Conflict
 from broker.record import ContactRecord
 
 T = TypeVar("T")
+STOPPED = "stopped:"  # heartbeat rows of nodes that stopped cleanly
 
 # Each entry moves the schema one version up, as a list of statements run in one transaction;
 # never edit one that has shipped.
@@ -219,12 +220,25 @@ class SqliteContactLog:
 
         await self._run(write)
 
-    async def last_heartbeat(self) -> float | None:
+    async def last_heartbeat(self, live_only: bool = False) -> float | None:
         def read(db: sqlite3.Connection) -> float | None:
-            row = db.execute("SELECT MAX(at) FROM heartbeat").fetchone()
+            if live_only:
+                row = db.execute("SELECT MAX(at) FROM heartbeat WHERE node NOT LIKE ?",
+                                 (STOPPED + "%",)).fetchone()
+            else:
+                row = db.execute("SELECT MAX(at) FROM heartbeat").fetchone()
             return None if row is None or row[0] is None else float(row[0])
 
         return await self._run(read)
+
+    async def retire(self, node: str, at: float) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with db:  # keep one stopped row (the newest), for timing; drop older ones
+                db.execute("DELETE FROM heartbeat WHERE node LIKE ?", (STOPPED + "%",))
+                db.execute("UPDATE heartbeat SET node = ?, at = ? WHERE node = ?",
+                           (STOPPED + node, at, node))
+
+        await self._run(write)
 
     async def is_closed(self, session_id: str) -> bool:
         def read(db: sqlite3.Connection) -> bool:

@@ -84,6 +84,19 @@ async def test_heartbeat_keeps_the_latest(log: ContactLog) -> None:
     assert await log.last_heartbeat() == 12.0
 
 
+async def test_a_retired_node_times_calls_but_is_no_longer_live(log: ContactLog) -> None:
+    """A clean stop keeps the node's last beat for timing interrupted calls, but a new
+    process starting beside it must not take it for a live broker."""
+    await log.heartbeat("a", 10.0)
+    await log.heartbeat("b", 12.0)
+    await log.retire("b", 13.0)
+    assert await log.last_heartbeat() == 13.0
+    assert await log.last_heartbeat(live_only=True) == 10.0
+    await log.retire("a", 14.0)  # only the newest stop is kept
+    assert await log.last_heartbeat() == 14.0
+    assert await log.last_heartbeat(live_only=True) is None
+
+
 async def test_a_record_reads_back_as_written(log: ContactLog) -> None:
     """`contact` returns the record's own dictionary: every time to the bit, the segments,
     the seconds by channel, the flag; `is_closed` follows the record, not the events."""

@@ -197,3 +197,33 @@ async def _restart_brings_back(settings: Settings) -> None:
         assert load["teams"]["t1"]["sessions"]["scheduled"] == 1
     finally:
         await second.close()
+
+
+async def test_a_second_process_on_the_same_log_refuses_to_start(
+    process: BrokerProcess, tmp_path: Path,
+) -> None:
+    """A second broker on the same contact log while the first runs a call would close
+    that call as interrupted on its recovery: it refuses to start instead, and the call
+    goes on untouched."""
+    await process.start()
+    staff = staff_token()
+    k = await Peer(process.url, "/staff", {"token": staff}).connect()
+    async with aiohttp.ClientSession() as h, h.post(
+            process.url + "/api/sessions", json={"customer_ref": "K-2"},
+            headers={"Authorization": f"Bearer {staff}"}) as r:
+        created = await r.json()
+    c = await Peer(process.url, "/customer", {"token": created["customer_token"]}).connect()
+    second = BrokerProcess(process.data_dir, log_file=tmp_path / "second.log")
+    try:
+        await c.call("join", {"name": "X"})
+        await k.call("admit", {"session": created["session"]})
+        with pytest.raises(AssertionError, match="another broker process is running"):
+            await second.start()
+        ack = await k.call("media_state", {"session": created["session"],
+                                           "state": "connected"})
+        assert ack["ok"], ack
+        assert records(process.data_dir, created["session"]) == []
+    finally:
+        await second.stop()
+        for peer in (k, c):
+            await peer.close()

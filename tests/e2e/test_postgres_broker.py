@@ -79,12 +79,13 @@ async def http(base: str, method: str, path: str, token: str | None = None,
 async def test_a_session_run_to_its_end_is_recorded_in_postgres(
     processes: list[BrokerProcess], database: str,
 ) -> None:
-    """Two brokers start at once on an empty database (one migrates, the other waits); a
-    session joined by code, admitted, talked and ended on the first is one `completed`
-    record in PostgreSQL that the second serves too. No SQLite file is made, no name or
-    code is stored, no password is logged, and a stopped broker leaves no connection."""
+    """A session joined by code, admitted, talked and ended on a broker is one `completed`
+    record in PostgreSQL, which a later broker on the same database serves too (one at a
+    time: a second live broker on one log refuses to start, see test_crash.py). No SQLite
+    file is made, no name or code is stored, no password is logged, and a stopped broker
+    leaves no connection."""
     first, second = processes
-    await asyncio.gather(first.start(), second.start())
+    await first.start()
     staff = staff_token()
     status, created = await http(first.url, "POST", "/api/sessions", staff,
                                  {"customer_ref": "K-77"})
@@ -113,6 +114,8 @@ async def test_a_session_run_to_its_end_is_recorded_in_postgres(
     assert row["video_seconds"] >= 0.3 and row["segments"]
     assert await fetch(database, "SELECT 1 FROM session_events WHERE session_id = $1",
                        sid) == [], "the steps are dropped with the record"
+    await first.stop()
+    await second.start()
     status, body = await http(second.url, "GET", f"/api/contacts/{sid}", staff)
     assert status == 200 and body["end_reason"] == "completed"
     assert not (first.data_dir / "contacts.sqlite3").exists()
