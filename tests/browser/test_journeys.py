@@ -284,3 +284,16 @@ async def test_pages_pass_axe_in_german_and_arabic(site: Broker, chromium: Brows
 
     failures = {where: v for where, v in found.items() if v}
     assert not failures, "\n".join(f"{w}: {describe(v)}" for w, v in failures.items())
+
+
+async def test_a_new_sign_in_link_renews_the_open_console(site: Broker,
+                                                          chromium: Browser) -> None:
+    """A counsellor whose sign-in runs out opens a fresh sign-in link in the same tab: the
+    console renews its socket (`reauth`) instead of reloading and losing the call."""
+    page = await (await new_context(chromium)).new_page()
+    errors = ConsoleErrors(page)
+    await page.goto(f"{site.url}/staff#token={site.staff_token(ttl=600)}")
+    await visible(page, "#customer-ref")
+    await page.evaluate(f"location.hash = '#token={site.staff_token(ttl=3600)}'")
+    await until(lambda: _has_text(page, "#status", "erneuert"), what="renewed sign-in")
+    assert errors.errors == []

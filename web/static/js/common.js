@@ -149,12 +149,18 @@ export function refusal(err) {
   return null;
 }
 
-export async function postJSON(path, body, token) {
-  const headers = { "Content-Type": "application/json" };
+/** A JSON request to the broker's REST API: `{ok, data}` or `{ok: false, error}`. */
+export async function fetchJSON(method, path, { body, token } = {}) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch {
     return { ok: false, error: { code: "timeout", message: "network error" } };
   }
@@ -168,4 +174,8 @@ export async function postJSON(path, body, token) {
     return { ok: false, error: (data && data.error) || { code: "internal", message: "" } };
   }
   return { ok: true, data };
+}
+
+export function postJSON(path, body, token) {
+  return fetchJSON("POST", path, { body, token });
 }

@@ -21,6 +21,7 @@ import {
   api,
   Chime,
   clockTime,
+  followSignIn,
   confirmDialog,
   copyText,
   fill,
@@ -30,14 +31,12 @@ import {
   number,
   setupLanguage,
   shortWhen,
-  tokenExpiry,
 } from "./staffkit.js";
 import { INVITATIONS } from "./texts-staff.js";
 
 const QUALITY_SAMPLE_MS = 2000;
 const RESYNC_MS = 30000; // other tabs of the same counsellor learn of admissions this way
 const CHIME_GAP_MS = 3000;
-const EXPIRY_WARNING_S = 300;
 
 const status = $("#status");
 const error = $("#error");
@@ -53,7 +52,6 @@ let teams = [];
 let expired = false;
 let shown = null; // the link shown in #created: {session, ref, link, code, plannedStart, titleKey}
 let lastChime = 0;
-let expiryTimer = null;
 
 // ------------------------------------------------------------ texts that follow the language
 
@@ -779,37 +777,20 @@ function signedOut() {
   show($("#new"), false); // nothing can be created until the next sign-in
 }
 
-function warnBeforeExpiry() {
-  clearTimeout(expiryTimer);
-  const exp = token && tokenExpiry(token);
-  if (!exp) return;
-  const delay = (exp - EXPIRY_WARNING_S) * 1000 - Date.now();
-  if (delay <= 0 || delay > 2 ** 31 - 1) return;
-  expiryTimer = setTimeout(
-    () => say(status, () => t("console.expires_soon", { time: clockTime(exp) })),
-    delay,
-  );
-}
 
-// a new sign-in link opened in this tab (only the fragment changes): carry on with it
-window.addEventListener("hashchange", async () => {
-  if (!/^#token=/.test(location.hash)) return;
-  const fresh = staffToken("staff");
-  if (!fresh) return;
-  token = fresh;
-  expired = false;
-  clearError();
-  show($("#no-token"), false);
-  warnBeforeExpiry();
-  if (!socket) {
-    start();
-  } else if (socket.connected) {
-    const ack = await request(socket, "reauth", { token });
-    if (ack.ok) say(status, () => t("console.renewed"));
-    else fail(ack.error);
-  } else {
-    socket.connect();
-  }
+const warnBeforeExpiry = followSignIn("staff", {
+  token: () => token,
+  socket: () => socket,
+  adopt: (fresh) => {
+    token = fresh;
+    expired = false;
+    clearError();
+    show($("#no-token"), false);
+  },
+  start: () => start(),
+  status,
+  say,
+  fail,
 });
 
 // ------------------------------------------------------------ the socket

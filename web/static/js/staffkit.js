@@ -1,6 +1,7 @@
 // Helpers shared by the two staff pages (/staff, /supervisor): language choice, times,
 // clipboard, the waiting-room chime, confirmations, keeping focus across re-renders.
-import { LANGUAGES, language, locale, setLanguage } from "./i18n.js";
+import { request, staffToken, fetchJSON } from "./common.js";
+import { LANGUAGES, language, locale, setLanguage, t } from "./i18n.js";
 import "./texts-staff.js";
 
 /** Both staff pages remember the chosen language under one key. */
@@ -134,26 +135,8 @@ export async function copyText(text) {
 }
 
 /** Authorised JSON request to the broker's REST API: `{ok, data}` or `{ok: false, error}`. */
-export async function api(method, path, token) {
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: { Authorization: `Bearer ${token}` },
-    });
-  } catch {
-    return { ok: false, error: { code: "timeout", message: "network error" } };
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    return { ok: false, error: (data && data.error) || { code: "internal", message: "" } };
-  }
-  return { ok: true, data };
+export function api(method, path, token) {
+  return fetchJSON(method, path, { token });
 }
 
 /** The `exp` of a JWT in Unix seconds, or null (the token is not read for anything else). */
@@ -299,3 +282,41 @@ export function keepFocus(container, render) {
 }
 
 export { language };
+
+const EXPIRY_WARNING_S = 300;
+
+/**
+ * A staff page's sign-in over time: warn five minutes before the token ends, and when a
+ * new sign-in link is opened in this tab (only the fragment changes), carry on with it:
+ * `reauth` on a live socket, a reconnect otherwise. `page` names the stored token.
+ */
+export function followSignIn(page, { token, socket, adopt, start, status, say, fail }) {
+  let timer = null;
+  function warn() {
+    clearTimeout(timer);
+    const current = token();
+    const exp = current && tokenExpiry(current);
+    if (!exp) return;
+    const delay = (exp - EXPIRY_WARNING_S) * 1000 - Date.now();
+    if (delay <= 0 || delay > 2 ** 31 - 1) return;
+    timer = setTimeout(
+      () => say(status, () => t("console.expires_soon", { time: clockTime(exp) })),
+      delay,
+    );
+  }
+  window.addEventListener("hashchange", async () => {
+    if (!/^#token=/.test(location.hash)) return;
+    const fresh = staffToken(page);
+    if (!fresh) return;
+    adopt(fresh);
+    warn();
+    const live = socket();
+    if (!live) start();
+    else if (live.connected) {
+      const ack = await request(live, "reauth", { token: fresh });
+      if (ack.ok) say(status, () => t("console.renewed"));
+      else fail(ack.error);
+    } else live.connect();
+  });
+  return warn;
+}

@@ -15,16 +15,15 @@ import { locale, onLanguageChange, t } from "./i18n.js";
 import {
   api,
   clockTime,
+  followSignIn,
   localMidnightIso,
   minSec,
   number,
   setupLanguage,
-  tokenExpiry,
 } from "./staffkit.js";
 
 const CHART_EVERY_MS = 10000; // at most one contact-record fetch per 10 s
 const SYNC_MS = 60000;
-const EXPIRY_WARNING_S = 300;
 const CHANNELS = ["video", "audio", "phone"];
 
 const status = $("#status");
@@ -33,7 +32,6 @@ const error = $("#error");
 let token = staffToken("supervisor");
 let socket = null;
 let expired = false;
-let expiryTimer = null;
 
 // team -> {figures, receivedAt}; a push for one team leaves the others as they were
 const teams = new Map();
@@ -275,33 +273,20 @@ function scheduleChart() {
 
 // ------------------------------------------------------------ sign-in and the socket
 
-function warnBeforeExpiry() {
-  clearTimeout(expiryTimer);
-  const exp = token && tokenExpiry(token);
-  if (!exp) return;
-  const delay = (exp - EXPIRY_WARNING_S) * 1000 - Date.now();
-  if (delay <= 0 || delay > 2 ** 31 - 1) return;
-  expiryTimer = setTimeout(
-    () => say(status, () => t("console.expires_soon", { time: clockTime(exp) })),
-    delay,
-  );
-}
 
-window.addEventListener("hashchange", async () => {
-  if (!/^#token=/.test(location.hash)) return;
-  const fresh = staffToken("supervisor");
-  if (!fresh) return;
-  token = fresh;
-  expired = false;
-  say(error, "");
-  show($("#no-token"), false);
-  warnBeforeExpiry();
-  if (!socket) start();
-  else if (socket.connected) {
-    const ack = await request(socket, "reauth", { token });
-    if (ack.ok) say(status, () => t("console.renewed"));
-    else fail(ack.error);
-  } else socket.connect();
+const warnBeforeExpiry = followSignIn("supervisor", {
+  token: () => token,
+  socket: () => socket,
+  adopt: (fresh) => {
+    token = fresh;
+    expired = false;
+    say(error, "");
+    show($("#no-token"), false);
+  },
+  start: () => start(),
+  status,
+  say,
+  fail,
 });
 
 function start() {
