@@ -22,6 +22,8 @@ import {
   Chime,
   clockTime,
   followSignIn,
+  resay,
+  say,
   confirmDialog,
   copyText,
   fill,
@@ -55,17 +57,6 @@ let lastChime = 0;
 
 // ------------------------------------------------------------ texts that follow the language
 
-const liveTexts = new Map(); // node -> () => text, re-run when the language changes
-
-function say(node, text) {
-  if (typeof text === "function") {
-    liveTexts.set(node, text);
-    node.textContent = text();
-  } else {
-    liveTexts.delete(node);
-    node.textContent = text || "";
-  }
-}
 
 function fail(err) {
   if (err && err.code === "token_expired") {
@@ -927,7 +918,7 @@ fetch("/api/config")
   .catch(() => {});
 
 onLanguageChange(() => {
-  for (const [node, text] of liveTexts) node.textContent = text();
+  resay();
   renderAll();
   renderQuality();
   renderCreated();

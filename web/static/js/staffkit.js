@@ -320,3 +320,21 @@ export function followSignIn(page, { token, socket, adopt, start, status, say, f
   });
   return warn;
 }
+
+const liveTexts = new Map(); // node -> () => text, re-run when the language changes
+
+/** Set a node's text; a function is re-run when the language changes (status lines). */
+export function say(node, text) {
+  if (typeof text === "function") {
+    liveTexts.set(node, text);
+    node.textContent = text();
+  } else {
+    liveTexts.delete(node);
+    node.textContent = text || "";
+  }
+}
+
+/** Re-render every text given to `say` as a function, in the current language. */
+export function resay() {
+  for (const [node, text] of liveTexts) node.textContent = text();
+}

@@ -16,6 +16,8 @@ import {
   api,
   clockTime,
   followSignIn,
+  resay,
+  say,
   localMidnightIso,
   minSec,
   number,
@@ -38,16 +40,6 @@ const teams = new Map();
 let snapshotAt = null;
 let lastSummary = "";
 
-const liveTexts = new Map();
-function say(node, text) {
-  if (typeof text === "function") {
-    liveTexts.set(node, text);
-    node.textContent = text();
-  } else {
-    liveTexts.delete(node);
-    node.textContent = text || "";
-  }
-}
 
 function fail(err) {
   if (err && err.code === "token_expired") {
@@ -325,7 +317,7 @@ function start() {
 }
 
 onLanguageChange(() => {
-  for (const [node, text] of liveTexts) node.textContent = text();
+  resay();
   lastSummary = "";
   render();
   renderChart();
