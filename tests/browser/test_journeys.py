@@ -107,6 +107,8 @@ async def test_video_call_moves_to_the_phone_and_is_logged(site: Broker,
     # announced in the console, with the chosen name; admitted
     await visible(staff, "#waiting-alert [data-action='admit']")
     assert "Ayşe Yılmaz" in await staff.locator("#waiting-alert").inner_text()
+    chimes = await staff.locator("#chime-toggle").get_attribute("data-chimes")
+    assert int(chimes or 0) >= 1, "the waiting customer is announced audibly too"
     await shot(staff, "console-2-customer-waiting")
     await staff.click(f"#waiting-alert [data-action='admit'][data-session='{sid}']")
     await visible(staff, "#call")
