@@ -9,10 +9,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from broker.record import ContactRecord
+
+# the contacts table's columns, the same on every backend
+CONTACT_COLUMNS = (
+    "session_id", "team", "counsellor", "customer_ref", "kind", "state", "planned_channel",
+    "planned_start", "created_at", "joined_at", "admitted_at", "media_connected_at",
+    "ended_at", "end_reason", "video_seconds", "audio_seconds", "phone_seconds",
+    "waiting_seconds", "setup_seconds", "fallback_used", "segments",
+)
+_CHANNELS = ("video", "audio", "phone")
+
+
+def contact_values(r: ContactRecord) -> dict[str, Any]:
+    """A record as column -> value (segments still a list: each backend stores it its way)."""
+    d = r.to_dict()
+    seconds = d.pop("seconds")
+    d.update({f"{c}_seconds": seconds[c] for c in _CHANNELS})
+    return {column: d[column] for column in CONTACT_COLUMNS}
+
+
+def contact_from_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse: the shape of `ContactRecord.to_dict()` (segments already decoded)."""
+    d = dict(row)
+    d["fallback_used"] = bool(d["fallback_used"])
+    d["seconds"] = {c: d.pop(f"{c}_seconds") for c in _CHANNELS}
+    return d
 
 
 @dataclass(frozen=True, slots=True)

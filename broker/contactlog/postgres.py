@@ -22,7 +22,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from broker.contactlog.base import LoggedEvent
+from broker.contactlog.base import (
+    CONTACT_COLUMNS,
+    LoggedEvent,
+    contact_from_columns,
+    contact_values,
+)
 from broker.errors import BrokerError, Conflict, ErrorCode
 from broker.record import ContactRecord
 
@@ -86,16 +91,10 @@ MIGRATION_LOCK = int.from_bytes(b"cbschema", "big") & 0x7FFF_FFFF_FFFF_FFFF
 # waiting for another process's migration, or running one, may take longer than a query
 MIGRATION_TIMEOUT = 600.0
 
-_CONTACT_COLUMNS = (
-    "session_id", "team", "counsellor", "customer_ref", "kind", "state", "planned_channel",
-    "planned_start", "created_at", "joined_at", "admitted_at", "media_connected_at",
-    "ended_at", "end_reason", "video_seconds", "audio_seconds", "phone_seconds",
-    "waiting_seconds", "setup_seconds", "fallback_used", "segments",
-)
-_SELECT_CONTACTS = f"SELECT {', '.join(_CONTACT_COLUMNS)} FROM contacts"  # noqa: S608
+_SELECT_CONTACTS = f"SELECT {', '.join(CONTACT_COLUMNS)} FROM contacts"  # noqa: S608
 _INSERT_CONTACT = (
-    f"INSERT INTO contacts ({', '.join(_CONTACT_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_CONTACT_COLUMNS) + 1))}) "
+    f"INSERT INTO contacts ({', '.join(CONTACT_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(CONTACT_COLUMNS) + 1))}) "
     "ON CONFLICT (session_id) DO NOTHING"
 )
 
@@ -178,21 +177,7 @@ async def _init_connection(conn: _Connection) -> None:
 
 
 def _contact_args(r: ContactRecord) -> tuple[Any, ...]:
-    d = r.to_dict()
-    return (
-        d["session_id"], d["team"], d["counsellor"], d["customer_ref"], d["kind"], d["state"],
-        d["planned_channel"], d["planned_start"], d["created_at"], d["joined_at"],
-        d["admitted_at"], d["media_connected_at"], d["ended_at"], d["end_reason"],
-        d["seconds"]["video"], d["seconds"]["audio"], d["seconds"]["phone"],
-        d["waiting_seconds"], d["setup_seconds"], bool(d["fallback_used"]), d["segments"],
-    )
-
-
-def _contact_dict(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The same shape as the SQLite log's (and `ContactRecord.to_dict()`)."""
-    d = dict(row)
-    d["seconds"] = {c: d.pop(f"{c}_seconds") for c in ("video", "audio", "phone")}
-    return d
+    return tuple(contact_values(r).values())  # segments go in as jsonb
 
 
 async def migrate(conn: _Connection) -> int:
@@ -342,7 +327,7 @@ class PostgresContactLog:
     async def contact(self, session_id: str) -> dict[str, Any] | None:
         async with self._connection() as conn:
             row = await conn.fetchrow(f"{_SELECT_CONTACTS} WHERE session_id = $1", session_id)
-        return None if row is None else _contact_dict(row)
+        return None if row is None else contact_from_columns(row)
 
     async def contacts(
         self, since: float, until: float, teams: frozenset[str] | None = None,
@@ -359,5 +344,5 @@ class PostgresContactLog:
         sql += " ORDER BY ended_at, session_id"
         async with self._connection() as conn:
             rows = await conn.fetch(sql, *args)
-        return [_contact_dict(r) for r in rows]
+        return [contact_from_columns(r) for r in rows]
 

@@ -16,7 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from broker.contactlog.base import LoggedEvent
+from broker.contactlog.base import (
+    CONTACT_COLUMNS,
+    LoggedEvent,
+    contact_from_columns,
+    contact_values,
+)
 from broker.errors import Conflict
 from broker.record import ContactRecord
 
@@ -76,32 +81,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_CONTACT_COLUMNS = (
-    "session_id", "team", "counsellor", "customer_ref", "kind", "state", "planned_channel",
-    "planned_start", "created_at", "joined_at", "admitted_at", "media_connected_at",
-    "ended_at", "end_reason", "video_seconds", "audio_seconds", "phone_seconds",
-    "waiting_seconds", "setup_seconds", "fallback_used", "segments",
-)
-
-
 def _contact_row(r: ContactRecord) -> tuple[Any, ...]:
-    d = r.to_dict()
-    return (
-        d["session_id"], d["team"], d["counsellor"], d["customer_ref"], d["kind"], d["state"],
-        d["planned_channel"], d["planned_start"], d["created_at"], d["joined_at"],
-        d["admitted_at"], d["media_connected_at"], d["ended_at"], d["end_reason"],
-        d["seconds"]["video"], d["seconds"]["audio"], d["seconds"]["phone"],
-        d["waiting_seconds"], d["setup_seconds"], int(d["fallback_used"]),
-        json.dumps(d["segments"]),
-    )
+    values = contact_values(r)
+    values["fallback_used"] = int(values["fallback_used"])
+    values["segments"] = json.dumps(values["segments"])
+    return tuple(values.values())
 
 
 def _contact_dict(row: sqlite3.Row) -> dict[str, Any]:
     d = dict(row)
     d["segments"] = json.loads(d["segments"])
-    d["fallback_used"] = bool(d["fallback_used"])
-    d["seconds"] = {c: d.pop(f"{c}_seconds") for c in ("video", "audio", "phone")}
-    return d
+    return contact_from_columns(d)
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -181,12 +171,12 @@ class SqliteContactLog:
 
     async def close_session(self, record: ContactRecord) -> bool:
         row = _contact_row(record)
-        marks = ",".join("?" * len(_CONTACT_COLUMNS))
+        marks = ",".join("?" * len(CONTACT_COLUMNS))
 
         def write(db: sqlite3.Connection) -> bool:
             with db:
                 cur = db.execute(
-                    f"INSERT INTO contacts ({','.join(_CONTACT_COLUMNS)}) VALUES ({marks}) "  # noqa: S608
+                    f"INSERT INTO contacts ({','.join(CONTACT_COLUMNS)}) VALUES ({marks}) "  # noqa: S608
                     "ON CONFLICT (session_id) DO NOTHING",
                     row,
                 )
