@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 import socketio
 from aiohttp.test_utils import TestServer
 
@@ -19,6 +20,7 @@ from broker.config import Settings, load_settings
 from broker.credentials import TokenIssuer
 from broker.service import SessionService
 from broker.types import Role, StaffId, TeamId
+from tests.redis_server import RedisServer, running_redis
 from web.app import create_app
 from web.keys import SERVICE
 
@@ -179,3 +181,19 @@ async def make_broker(tmp_path: Path) -> AsyncIterator[MakeBroker]:
 @pytest.fixture
 async def broker(make_broker: MakeBroker) -> Broker:
     return await make_broker()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the tests of one module."""
+    with running_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+async def raw_redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    """A plain client on the test server, emptied before each test."""
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.aclose()

@@ -19,13 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 PORT_TAKEN = "Address already in use"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def answers_ping(port: int) -> bool:

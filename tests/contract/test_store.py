@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import cast
 
 import pytest
@@ -33,25 +33,11 @@ from broker.types import (
     State,
     TeamId,
 )
-from tests.redis_server import RedisServer, free_port, running_redis
+from tests.ports import free_port
+from tests.redis_server import RedisServer
 
 POLICY = Policy(grace_seconds=12.5, no_show_after_seconds=600.0)
 MakeStore = Callable[[], Store]
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    with running_redis(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture
-async def raw_redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    """A plain client on the test server, emptied before each test."""
-    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import Peer
-from tests.e2e.test_crash import free_port
+from tests.ports import free_port
 
 
 async def _serve_until_listening(data_dir: Path, port: int) -> tuple[asyncio.subprocess.Process,

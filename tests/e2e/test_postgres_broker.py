@@ -12,12 +12,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.conftest import Peer, staff_token
-from tests.e2e.test_crash import BrokerProcess
+from tests.e2e.process import BrokerProcess, http, talk_then_kill
 from tests.pg import PostgresServer, session_server
 
 PASSWORD = "not-in-any-log-7f3a"  # the test server trusts the socket; the broker must not tell
@@ -66,14 +65,6 @@ async def everything_stored(dsn: str) -> str:
     assert {"contacts", "session_events", "heartbeat", "schema_version"} <= set(names)
     rows = [r["t"] for n in names for r in await fetch(dsn, f'SELECT t::text FROM "{n}" t')]
     return "\n".join(rows)
-
-
-async def http(base: str, method: str, path: str, token: str | None = None,
-               json: Any = None) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as h, h.request(method, base + path, json=json,
-                                                       headers=headers) as r:
-        return r.status, await r.json()
 
 
 async def test_a_session_run_to_its_end_is_recorded_in_postgres(
@@ -150,19 +141,7 @@ async def test_sigkill_mid_call_is_closed_as_interrupted_exactly_once(
                                {"customer_ref": "K-10", "planned_start": time.time() + 3600})
     assert status == 201
     sid = active["session"]
-    k = await Peer(process.url, "/staff", {"token": staff}).connect()
-    c = await Peer(process.url, "/customer", {"token": active["customer_token"]}).connect()
-    try:
-        await c.call("join", {"name": NAME, "capabilities": {"webrtc": True, "camera": True,
-                                                             "microphone": True}})
-        await k.call("admit", {"session": sid})
-        await c.call("media_state", {"state": "connected"})
-        await asyncio.sleep(1.0)  # talking; only heartbeats are written meanwhile
-        killed_at = time.time()
-        await process.kill()
-    finally:
-        for peer in (k, c):
-            await peer.close()
+    killed_at = await talk_then_kill(process, staff, active, NAME)
     assert await records(database, sid) == []  # nothing written yet: the call was open
 
     await process.start()

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import Awaitable
 from typing import cast
 
-import pytest
 import redis.asyncio as aioredis
 
 from broker.store.redis import RedisStore
 from tests.conftest import MakeBroker
-from tests.redis_server import RedisServer, running_redis
+from tests.redis_server import RedisServer
 
 SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
 NAME = "Ayşe Öztürk"
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    with running_redis(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture
-async def raw_redis(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-    await client.flushdb()
-    yield client
-    await client.aclose()
 
 
 async def all_keys(r: aioredis.Redis) -> set[str]:

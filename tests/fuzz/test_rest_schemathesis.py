@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ from schemathesis.specs.openapi.checks import (
 
 from broker.types import Role
 from tests.conftest import SECRET, staff_token
+from tests.ports import free_port
 from web.openapi import PATH, document
 
 EXAMPLES = 200  # per operation; the whole file stays well under a minute on 2 cores
@@ -58,10 +58,6 @@ OPERATIONS = [(method.upper(), path) for path, item in document()["paths"].items
 TRIED: Counter[str] = Counter()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get_json(url: str, token: str | None = None, data: Any = None,

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Peer
-from tests.e2e.test_crash import BrokerProcess
+from tests.e2e.process import BrokerProcess
 from tests.functional.test_session_flow import SDP
 from tests.security.idp import LocalIdp
 
