@@ -116,3 +116,11 @@ class RateLimited(BrokerError):
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "retry_after": self.retry_after}
+
+
+class ContactLogUnavailable(BrokerError, ConnectionError):
+    """The contact database cannot be reached or refuses work for now; try again later.
+    Any backend may raise it; clients see `unavailable` (503)."""
+
+    def __init__(self, message: str = "the contact log is unavailable, try again") -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, message)

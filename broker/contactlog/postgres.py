@@ -28,7 +28,7 @@ from broker.contactlog.base import (
     contact_from_columns,
     contact_values,
 )
-from broker.errors import BrokerError, Conflict, ErrorCode
+from broker.errors import Conflict, ContactLogUnavailable
 from broker.record import ContactRecord
 
 log = logging.getLogger("broker.contactlog")
@@ -108,13 +108,6 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.ReadOnlySQLTransactionError,
 )
-
-
-class ContactLogUnavailable(BrokerError, ConnectionError):
-    """The contact database cannot be reached or refuses work for now; try again later."""
-
-    def __init__(self, message: str = "the contact log is unavailable, try again") -> None:
-        super().__init__(ErrorCode.UNAVAILABLE, message)
 
 
 class SchemaTooNew(RuntimeError):

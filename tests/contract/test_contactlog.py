@@ -18,13 +18,12 @@ from broker.contactlog.postgres import (
     MIGRATIONS as PG_MIGRATIONS,
 )
 from broker.contactlog.postgres import (
-    ContactLogUnavailable,
     PostgresContactLog,
     SchemaTooNew,
     describe,
 )
 from broker.contactlog.sqlite import MIGRATIONS, migrate
-from broker.errors import BrokerError, Conflict, ErrorCode
+from broker.errors import BrokerError, Conflict, ContactLogUnavailable, ErrorCode
 from broker.events import End, MediaReported
 from broker.record import ContactRecord, record_of
 from broker.session import Session
