@@ -78,6 +78,9 @@ class Settings:
     ping_timeout: float = 10.0
     load_push_interval: float = 1.0
     heartbeat_seconds: float = 10.0  # bounds how much of an interrupted call goes unrecorded
+    # several processes: a process that has not beaten in Redis for this long is dead, and
+    # the others take over its connections' presence (they beat four times as often)
+    node_timeout_seconds: float = 6.0
     # contact log
     sqlite_synchronous: str = "NORMAL"
     # several processes: live state in Redis, the contact log in PostgreSQL (also read from
@@ -157,6 +160,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     settings = Settings(**values)
     if settings.sqlite_synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
         raise ConfigError(f"{PREFIX}SQLITE_SYNCHRONOUS: must be NORMAL, FULL or EXTRA")
+    if settings.node_timeout_seconds <= 0:
+        raise ConfigError(f"{PREFIX}NODE_TIMEOUT_SECONDS must be > 0")
     if settings.grace_seconds <= 0 or settings.events_per_second <= 0:
         raise ConfigError(f"{PREFIX}GRACE_SECONDS and {PREFIX}EVENTS_PER_SECOND must be > 0")
     if settings.oidc_issuer and not (settings.oidc_audience and settings.oidc_jwks_url):

@@ -124,3 +124,11 @@ class ContactLogUnavailable(BrokerError, ConnectionError):
 
     def __init__(self, message: str = "the contact log is unavailable, try again") -> None:
         super().__init__(ErrorCode.UNAVAILABLE, message)
+
+
+class LiveStateUnavailable(BrokerError, ConnectionError):
+    """The shared live-state store (Redis) cannot be reached, or a session stayed held by
+    another process for too long; try again in a moment (`unavailable`, 503)."""
+
+    def __init__(self, message: str = "live state is unavailable, try again") -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, message)

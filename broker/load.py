@@ -45,29 +45,34 @@ class LiveLoad:
     def _team(self, team: TeamId) -> TeamLoad:
         return self._teams.setdefault(team, TeamLoad())
 
-    def session_changed(self, before: Session | None, after: Session) -> None:
+    def session_changed(self, before: Session | None, after: Session | None) -> None:
+        """`after` None: the session left the store."""
         delta = contribution(after)
         delta.subtract(contribution(before))
-        team = self._team(after.team)
+        some = after if after is not None else before
+        if some is None:
+            return
+        team = self._team(some.team)
         changed = False
         for (_, dim, value), n in delta.items():
             if n:
                 team.counts[(dim, value)] += n
                 changed = True
         was_waiting = before is not None and before.state is State.WAITING
-        is_waiting = after.state is State.WAITING
+        is_waiting = after is not None and after.state is State.WAITING
         if is_waiting and not was_waiting:
+            assert after is not None
             team.waiting[after.id] = after.last_event_at  # this wait began now
             changed = True
         elif was_waiting and not is_waiting:
-            team.waiting.pop(after.id, None)
+            team.waiting.pop(some.id, None)
             changed = True
         was_busy = before is not None and before.state is State.ACTIVE
-        is_busy = after.state is State.ACTIVE
+        is_busy = after is not None and after.state is State.ACTIVE
         if is_busy != was_busy:
-            team.busy[after.counsellor] += 1 if is_busy else -1
-            if team.busy[after.counsellor] <= 0:
-                del team.busy[after.counsellor]
+            team.busy[some.counsellor] += 1 if is_busy else -1
+            if team.busy[some.counsellor] <= 0:
+                del team.busy[some.counsellor]
             changed = True
         if changed:
             self.version += 1
@@ -105,3 +110,16 @@ class LiveLoad:
                 },
             }
         return {"at": now, "version": self.version, "teams": out}
+
+
+def load_tokens(s: Session | None) -> str:
+    """A session's contribution as the tokens a shared store keeps beside it: `h:<dim>:<value>`
+    counters, `w` while the customer waits, `b` while its counsellor is busy with it."""
+    if s is None or s.state.terminal:
+        return ""
+    out = [f"h:{dim}:{value}" for (_, dim, value) in contribution(s)]
+    if s.state is State.WAITING:
+        out.append("w")
+    if s.state is State.ACTIVE:
+        out.append("b")
+    return " ".join(sorted(out))

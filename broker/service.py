@@ -1,8 +1,15 @@
 """The async driver of the session core: load, handle, log ahead, save, notify, arm timers.
 
-One input at a time per session (a keyed lock), so the core never sees two at once. An
-input that changes nothing (a repeated media report, a reconnect of a party already
-present) costs no write. Adapters register `notify` (socket emits) and read `load`.
+One input at a time per session (the store's lock, across every process sharing it), so
+the core never sees two at once. An input that changes nothing (a repeated media report, a
+reconnect of a party already present) costs no write. Adapters register `notify` (socket
+emits) and `evict`, and read the live load from the store.
+
+With a shared store several processes run this service side by side. Each one states its
+own sockets' presence in the store and beats there; the reaper (`reap_once`, on every
+process) takes over the presence of a process that stopped beating, fires deadlines whose
+process is gone, and restores the live sessions from the contact log when the store lost
+its contents. Whoever gets a session's lock first acts; the others find nothing to do.
 """
 
 from __future__ import annotations
@@ -13,8 +20,8 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +33,7 @@ from broker.credentials import (
     new_device_secret,
     new_session_id,
 )
-from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode, NotFound
+from broker.errors import AccessDenied, BadInput, BrokerError, Conflict, ErrorCode, NotFound
 from broker.events import (
     Closed,
     Disconnected,
@@ -40,16 +47,19 @@ from broker.events import (
     input_from_log,
     input_to_log,
 )
-from broker.load import LiveLoad
 from broker.record import record_of
 from broker.session import Policy, Session, clone, session_to_dict
-from broker.store.base import Store
+from broker.store.base import NodeParties, Store
 from broker.types import Channel, CustomerRef, Kind, Role, SessionId, StaffId, State, TeamId
 
 log = logging.getLogger("broker.session")
 
 NotifySink = Callable[[Session, Notify], Awaitable[None]]
-EvictSink = Callable[[SessionId, ErrorCode], Awaitable[None]]
+# (session, why, the customer's newest socket as the store knew it)
+EvictSink = Callable[[SessionId, ErrorCode, str | None], Awaitable[None]]
+Condition = Callable[[], Awaitable[bool]]
+# what a process re-states after the store forgot it (it was taken for dead, or lost data)
+ReassertSink = Callable[[], Awaitable[None]]
 MAX_PLANNING_AHEAD = 366 * 86400.0
 _VOLATILE = ("version", "last_event_at")
 
@@ -60,27 +70,6 @@ class CreatedSession:
     access_code: str
     customer_token: str
     expires_at: float
-
-
-class _KeyedLock:
-    """One asyncio.Lock per key, dropped again when nobody holds or awaits it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def __call__(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 def _created_entry(s: Session, nonce: int) -> dict[str, Any]:
@@ -102,24 +91,25 @@ class SessionService:
         link_valid_after_start: float = 4 * 3600.0,
         clock: Callable[[], float] = time.time,
         node: str | None = None,
+        node_timeout: float = 6.0,
     ) -> None:
         self.store = store
         self.contacts = contacts
         self.issuer = issuer
         self.policy = policy
-        self.load = LiveLoad()
         self.notify: NotifySink | None = None
         # turns a session's customer sockets away (ended, link revoked)
         self.evict: EvictSink | None = None
         self.on_load_change: Callable[[], None] | None = None
+        self.reassert: ReassertSink | None = None
         self._clock = clock
         self._link_valid_after_start = link_valid_after_start
-        self._lock = _KeyedLock()
         self._timers: dict[SessionId, asyncio.TimerHandle] = {}
-        self._staff_sockets: Counter[StaffId] = Counter()
-        self._customer_epoch: dict[SessionId, int] = {}
+        self._staff_sockets: Counter[StaffId] = Counter()  # on this process
         self._tasks: set[asyncio.Task[None]] = set()
         self.node = node or uuid.uuid4().hex[:12]
+        self.node_timeout = node_timeout
+        self._generation: str | None = None
 
     def now(self) -> float:
         return self._clock()
@@ -153,8 +143,8 @@ class SessionService:
         )
         await self.contacts.append(sid, 0, now, _created_entry(s, nonce))
         await self.store.put(s, None)
-        self._load_changed(None, s)
-        self._arm(s)
+        self._signal_load()
+        await self._arm(s)
         log.info("session %s created team=%s channel=%s", sid, team, planned_channel)
         return CreatedSession(s, code, token, expires)
 
@@ -164,6 +154,11 @@ class SessionService:
             return s
         if await self.contacts.is_closed(session_id):
             raise BrokerError(ErrorCode.SESSION_ENDED, "the session has ended")
+        if self.store.shared and await self._restore(session_id):
+            # the shared store lost it (a Redis restart): the log brought it back
+            s = await self.store.get(session_id)
+            if s is not None:
+                return s
         raise NotFound("session")
 
     async def sessions_of(self, staff_id: StaffId) -> list[Session]:
@@ -196,20 +191,21 @@ class SessionService:
     async def revoke_link(self, staff: StaffPrincipal, session_id: SessionId) -> Session:
         """Older links and the old access code stop working at once: sockets that came in
         with them are turned away, and the link may bind to a new device."""
-        async with self._lock(session_id):
+        async with self.store.lock(session_id):
             s = await self.get(session_id)
             self.require_counsellor(staff, s)
             nonce, code = await self._new_code(session_id, s.code_nonce + 1)
             s = await self._apply_locked(session_id, RevokeLink(nonce, code))
             await self.store.set_device(session_id, None)
+            socket = await self.store.customer_socket(session_id)
         log.info("session %s link revoked (generation %d)", session_id, s.link_generation)
-        await self._evict(session_id, ErrorCode.LINK_REVOKED)
+        await self._evict(session_id, ErrorCode.LINK_REVOKED, socket)
         return s
 
-    async def _evict(self, session_id: SessionId, why: ErrorCode) -> None:
+    async def _evict(self, session_id: SessionId, why: ErrorCode, socket: str | None) -> None:
         if self.evict is not None:
             try:
-                await self.evict(session_id, why)
+                await self.evict(session_id, why, socket)
             except Exception:
                 log.exception("session %s: turning sockets away failed", session_id)
 
@@ -226,27 +222,41 @@ class SessionService:
 
     async def apply(self, session_id: SessionId, event: Input) -> Session:
         """Apply one input; a refusal raises for the caller to report."""
-        async with self._lock(session_id):
+        async with self.store.lock(session_id):
             return await self._apply_locked(session_id, event)
 
     async def _apply_if(
-        self, session_id: SessionId, event: Input, only_if: Callable[[], bool]
+        self, session_id: SessionId, event: Input, only_if: Condition, at: float | None = None
     ) -> None:
         """Apply only if `only_if` still holds once the session is ours: a disconnect queued
         behind a newer connect of the same party must not win."""
-        async with self._lock(session_id):
-            if only_if():
-                await self._apply_locked(session_id, event)
+        async with self.store.lock(session_id):
+            if await only_if():
+                await self._apply_locked(session_id, event, at)
 
-    async def _apply_locked(self, session_id: SessionId, event: Input) -> Session:
+    async def _apply_locked(self, session_id: SessionId, event: Input,
+                            at: float | None = None) -> Session:
+        try:
+            return await self._apply_once(session_id, event, at)
+        except Conflict:
+            # the log is a step ahead of the store: a process died between the two writes
+            # (or held the session past its lock). The log is the truth: catch up, retry.
+            if not await self._restore(session_id, replace=True):
+                raise
+            log.warning("session %s: live state caught up with the contact log", session_id)
+            return await self._apply_once(session_id, event, at)
+
+    async def _apply_once(self, session_id: SessionId, event: Input,
+                          at: float | None) -> Session:
         before = await self.get(session_id)
         after = clone(before)
-        now = self.now()
+        # `at`: when it happened, if earlier than now (a dead process's last sign of life)
+        now = self.now() if at is None else max(at, before.last_event_at)
         effects = after.handle(event, now)
         if _changed(before, after):
             await self.contacts.append(session_id, after.version, now, input_to_log(event))
             await self.store.put(after, before.version)
-            self._load_changed(before, after)
+            self._signal_load()
         else:
             after = before
         await self._run_effects(after, effects)
@@ -254,12 +264,14 @@ class SessionService:
 
     async def _run_effects(self, s: Session, effects: list[Any]) -> None:
         closed = False
+        socket: str | None = None
         for effect in effects:
             if isinstance(effect, Closed):
+                socket = await self.store.customer_socket(s.id)
                 await self._close(s)
                 closed = True
         if not s.state.terminal:
-            self._arm(s)
+            await self._arm(s)
         # tell people only once the change is durable; one failed emit spoils no other
         if self.notify is not None:
             for effect in effects:
@@ -270,13 +282,12 @@ class SessionService:
                         log.exception("session %s: notice %s failed", s.id, effect.event)
         if closed:  # after `ended` went out: the customer's sockets have nothing left to do
             # (outside this session's lock: their disconnects will want it)
-            self._spawn(self._evict(s.id, ErrorCode.SESSION_ENDED))
+            self._spawn(self._evict(s.id, ErrorCode.SESSION_ENDED, socket))
 
     async def _close(self, s: Session) -> None:
         record = record_of(s)
         written = await self.contacts.close_session(record)
         await self.store.remove(s.id)
-        self._customer_epoch.pop(s.id, None)
         self._disarm(s.id)
         log.info(
             "session %s closed state=%s reason=%s written=%s seconds=%s",
@@ -286,12 +297,14 @@ class SessionService:
     # ------------------------------------------------------------ connections
 
     async def customer_connect(
-        self, session_id: SessionId, device_secret: str | None, generation: int = 0
-    ) -> tuple[Session, str, int]:
+        self, session_id: SessionId, device_secret: str | None, generation: int = 0,
+        socket: str = "",
+    ) -> tuple[Session, str, int, str | None]:
         """Bind the link to this device, or check it is the bound one. Returns the device
-        secret and the connection's epoch: only the newest connection may later say it left.
+        secret, the connection's epoch (only the newest connection may later say it left)
+        and the socket it replaces, on whichever process that one is.
         Every (re)connect checks the session anew: ended, or the link revoked, is refused."""
-        async with self._lock(session_id):
+        async with self.store.lock(session_id):
             s = await self.get(session_id)
             if generation != s.link_generation:
                 raise AccessDenied(ErrorCode.LINK_REVOKED, "this link has been replaced")
@@ -307,51 +320,96 @@ class SessionService:
                 raise AccessDenied(
                     ErrorCode.LINK_IN_USE, "this link is already in use on another device"
                 )
-            epoch = self._customer_epoch[session_id] = self._customer_epoch.get(session_id, 0) + 1
+            epoch, previous = await self.store.claim_customer(session_id, self.node, socket)
             s = await self._apply_locked(session_id, Reconnected(Role.CUSTOMER))
-            return s, secret, epoch
+            return s, secret, epoch, previous
 
     async def customer_disconnect(self, session_id: SessionId, epoch: int) -> None:
-        def still_newest() -> bool:
-            return self._customer_epoch.get(session_id) == epoch
+        try:
+            await self.store.release_customer(session_id, self.node, epoch)
+        except BrokerError:
+            log.warning("session %s: customer presence not released (store)", session_id)
+        await self._customer_gone(session_id, epoch)
 
-        await self._apply_quietly(session_id, Disconnected(Role.CUSTOMER), still_newest)
+    async def _customer_gone(self, session_id: SessionId, epoch: int,
+                             at: float | None = None) -> None:
+        async def still_newest() -> bool:
+            return await self.store.customer_epoch(session_id) == epoch
 
-    async def staff_connect(self, staff: StaffPrincipal) -> list[Session]:
+        await self._apply_quietly(session_id, Disconnected(Role.CUSTOMER), still_newest, at)
+
+    async def staff_connect(self, staff: StaffPrincipal) -> tuple[list[Session], bool]:
+        """Count one more socket of the counsellor; returns their sessions and whether they
+        have just come online (on no process before)."""
         self._staff_sockets[staff.staff_id] += 1
-        if self._staff_sockets[staff.staff_id] == 1:
-            self.load.staff_online(staff.staff_id, staff.teams, True)
+        total = await self._count_staff(staff)
+        first = total == 1
+        if first:
             self._signal_load()
             for s in await self.sessions_of(staff.staff_id):
                 if s.state is State.ACTIVE:
                     await self._apply_quietly(s.id, Reconnected(Role.COUNSELLOR),
                                               lambda: self.staff_is_online(staff.staff_id))
-        return await self.sessions_of(staff.staff_id)
+        return await self.sessions_of(staff.staff_id), first
 
-    async def staff_disconnect(self, staff: StaffPrincipal) -> None:
+    async def staff_disconnect(self, staff: StaffPrincipal) -> bool:
+        """One socket fewer; True if the counsellor has none left on any process."""
         self._staff_sockets[staff.staff_id] -= 1
-        if self._staff_sockets[staff.staff_id] > 0:
-            return
-        del self._staff_sockets[staff.staff_id]
-        self.load.staff_online(staff.staff_id, staff.teams, False)
+        if self._staff_sockets[staff.staff_id] <= 0:
+            del self._staff_sockets[staff.staff_id]
+        try:
+            total = await self._count_staff(staff)
+        except BrokerError:
+            log.warning("counsellor presence not updated (store)")
+            return False
+        if total > 0:
+            return False
         self._signal_load()
-        for s in await self.sessions_of(staff.staff_id):
-            if s.state is State.ACTIVE:
-                await self._apply_quietly(s.id, Disconnected(Role.COUNSELLOR),
-                                          lambda: not self.staff_is_online(staff.staff_id))
+        await self._staff_gone(staff.staff_id)
+        return True
 
-    def staff_is_online(self, staff_id: StaffId) -> bool:
-        return self._staff_sockets[staff_id] > 0
+    async def _staff_gone(self, staff_id: StaffId, at: float | None = None) -> None:
+        async def offline() -> bool:
+            return not await self.staff_is_online(staff_id)
+
+        for s in await self.sessions_of(staff_id):
+            if s.state is State.ACTIVE:
+                await self._apply_quietly(s.id, Disconnected(Role.COUNSELLOR), offline, at)
+
+    async def staff_still_here(self, staff: StaffPrincipal) -> None:
+        """After the store forgot this process: its sockets of the counsellor count again,
+        and the counsellor's calls see them present."""
+        if await self._count_staff(staff) > 0:
+            for s in await self.sessions_of(staff.staff_id):
+                if s.state is State.ACTIVE:
+                    await self._apply_quietly(s.id, Reconnected(Role.COUNSELLOR),
+                                              lambda: self.staff_is_online(staff.staff_id))
+
+    async def customer_still_here(self, session_id: SessionId, socket: str) -> int:
+        """The same for a customer's socket: a new epoch, and present again."""
+        async with self.store.lock(session_id):
+            epoch, _ = await self.store.claim_customer(session_id, self.node, socket)
+            with suppress(BrokerError):
+                await self._apply_locked(session_id, Reconnected(Role.CUSTOMER))
+            return epoch
+
+    async def _count_staff(self, staff: StaffPrincipal) -> int:
+        return await self.store.set_staff_sockets(
+            staff.staff_id, staff.teams, self.node, self._staff_sockets[staff.staff_id])
+
+    async def staff_is_online(self, staff_id: StaffId) -> bool:
+        return await self.store.staff_sockets(staff_id) > 0
 
     async def _apply_quietly(
-        self, session_id: SessionId, event: Input, only_if: Callable[[], bool] | None = None
+        self, session_id: SessionId, event: Input, only_if: Condition | None = None,
+        at: float | None = None,
     ) -> None:
         """For inputs nobody waits on (timers, disconnects): log refusals, never raise."""
         try:
             if only_if is None:
                 await self.apply(session_id, event)
             else:
-                await self._apply_if(session_id, event, only_if)
+                await self._apply_if(session_id, event, only_if, at)
         except BrokerError as exc:
             log.debug("session %s: %s ignored (%s)", session_id, type(event).__name__, exc.code)
         except Exception:
@@ -359,9 +417,13 @@ class SessionService:
 
     # ------------------------------------------------------------ deadlines
 
-    def _arm(self, s: Session) -> None:
+    async def _arm(self, s: Session) -> None:
+        """A timer here, and (shared) the deadline in the store, for when this process is
+        gone by then: any other process's reaper fires it."""
         self._disarm(s.id)
         deadline = s.next_deadline()
+        if self.store.shared:
+            await self.store.set_deadline(s.id, deadline)
         if deadline is None:
             return
         delay = max(0.0, deadline - self.now())
@@ -384,9 +446,9 @@ class SessionService:
 
     # ------------------------------------------------------------ live load
 
-    def _load_changed(self, before: Session | None, after: Session) -> None:
-        self.load.session_changed(before, after)
-        self._signal_load()
+    async def load_snapshot(self, teams: frozenset[TeamId] | None = None) -> dict[str, Any]:
+        """Live load, from the store: with several processes it counts all of them."""
+        return await self.store.load_snapshot(self.now(), teams)
 
     def _signal_load(self) -> None:
         if self.on_load_change is not None:
@@ -395,10 +457,12 @@ class SessionService:
     # ------------------------------------------------------------ start and stop
 
     async def ensure_alone(self, beat_every: float) -> None:
-        """Refuse to start beside a live broker on the same contact log: recovery would
-        close that broker's running calls as interrupted. Sharing one log needs the
-        multi-process mode, which is not there yet. A fresh heartbeat may also be our own
-        predecessor, killed a moment ago: it is live only if it beats again."""
+        """Without a shared store, refuse to start beside a live broker on the same contact
+        log: its recovery would close that broker's running calls as interrupted (several
+        processes need REDIS_URL). A fresh heartbeat may also be our own predecessor,
+        killed a moment ago: it is live only if it beats again."""
+        if self.store.shared:
+            return
         seen = await self.contacts.last_heartbeat(live_only=True)
         if seen is None or self.now() - seen > 3 * beat_every:
             return
@@ -406,11 +470,16 @@ class SessionService:
         again = await self.contacts.last_heartbeat(live_only=True)
         if again is not None and again > seen:
             raise RuntimeError(
-                "another broker process is running on this contact log; one log serves one "
-                "process until several processes are supported")
+                "another broker process is running on this contact log; several processes "
+                "need live state in Redis (REDIS_URL)")
 
     async def recover(self) -> dict[str, int]:
-        """After a start: close what a crash interrupted, bring back what had not begun."""
+        """After a start. Alone: close what a crash interrupted, bring back what had not
+        begun. Shared: join the others; restore what the store does not hold (all of it,
+        if the store is new); what a dead process held is taken over by the reaper."""
+        if self.store.shared:
+            await self.store.beat(self.node)
+            return await self._check_generation()
         counts: Counter[str] = Counter()
         last_alive = await self.contacts.last_heartbeat()
         for sid, events in (await self.contacts.unfinished()).items():
@@ -424,9 +493,8 @@ class SessionService:
             log.info("recovered sessions: %s", dict(counts))
         return dict(counts)
 
-    async def _recover_one(
-        self, sid: SessionId, events: list[LoggedEvent], last_alive: float | None
-    ) -> str:
+    def _replay(self, sid: SessionId, events: list[LoggedEvent]) -> Session:
+        """A session as its logged inputs built it."""
         head = events[0]
         if head.seq != 0 or head.data.get("type") != "Created":
             raise ValueError("the event stream does not start with its creation")
@@ -442,32 +510,128 @@ class SessionService:
             s.handle(input_from_log(ev.data), ev.at)
             s.version = ev.seq
         s.access_code = derive_access_code(self.issuer, sid, s.code_nonce)
+        return s
+
+    async def _recover_one(
+        self, sid: SessionId, events: list[LoggedEvent], last_alive: float | None
+    ) -> str:
+        s = self._replay(sid, events)
         if s.state is State.ACTIVE:
             at = max(s.last_event_at, last_alive or 0.0)
             s.handle(Interrupt(at), self.now())
             await self.contacts.append(sid, s.version, at, input_to_log(Interrupt(at)))
         if s.state.terminal:
             await self.contacts.close_session(record_of(s))
-            await self.store.remove(sid)  # a shared store may still hold it
+            await self.store.remove(sid)
             log.info("session %s closed after restart as %s", sid, s.end_reason)
             return str(s.end_reason)
         # nobody is connected to a fresh process: the waiting room emptied with the old one
         if s.state is State.WAITING:
             s.handle(Leave(), s.last_event_at)
             await self.contacts.append(sid, s.version, s.last_event_at, input_to_log(Leave()))
+        await self._log_everyone_gone(s, s.last_event_at)
+        await self.store.set_code(self._code_hash(s.access_code), sid)
+        await self.store.put(s, None)
+        self._signal_load()
+        await self._arm(s)
+        return "restored"
+
+    async def _log_everyone_gone(self, s: Session, at: float) -> None:
         for role in (Role.CUSTOMER, Role.COUNSELLOR):
             if s._presence(role).connected:
                 gone = Disconnected(role)
-                s.handle(gone, s.last_event_at)
-                await self.contacts.append(sid, s.version, s.last_event_at, input_to_log(gone))
-        await self.store.set_code(self._code_hash(s.access_code), sid)
-        # a shared store (Redis) outlives the process: replace what it still holds
-        # (its version is never ahead of the log: every change is logged before it is saved)
+                s.handle(gone, at)
+                await self.contacts.append(s.id, s.version, at, input_to_log(gone))
+
+    async def _restore(self, sid: SessionId, *, replace: bool = False) -> bool:
+        """Bring one session back from the contact log into the shared store (which lost it,
+        or, `replace`, holds an older step). Its parties count as gone from now: the
+        processes still holding their sockets say so again (`reassert`), a reconnect finds
+        the session, and whoever never comes back is timed out by the grace period. Several
+        processes may try at once: the store's compare-and-set lets one win."""
+        events = (await self.contacts.unfinished(sid)).get(sid)
+        if not events:
+            return False
+        s = self._replay(sid, events)
         held = await self.store.get(sid)
-        await self.store.put(s, None if held is None else held.version)
-        self._load_changed(None, s)
-        self._arm(s)
-        return "restored"
+        if held is not None and (not replace or held.version >= s.version):
+            return True  # another process was quicker, or nothing to catch up
+        if s.state.terminal:  # closed, but the record was never written: write it now
+            await self.contacts.close_session(record_of(s))
+            await self.store.remove(sid)
+            return False
+        try:
+            if held is None:
+                await self._log_everyone_gone(s, self.now())
+            await self.store.set_code(self._code_hash(s.access_code), sid)
+            await self.store.put(s, None if held is None else held.version)
+        except Conflict:
+            return True  # another process restored it (or logged a step) meanwhile
+        self._signal_load()
+        await self._arm(s)
+        return True
+
+    async def _check_generation(self) -> dict[str, int]:
+        """Restore every unfinished session if the shared store's contents are new."""
+        generation, created = await self.store.generation()
+        known, self._generation = self._generation, generation
+        if known is not None and known != generation and self.reassert is not None:
+            await self.reassert()  # the store forgot what this process holds
+        if not created:
+            return {}
+        counts: Counter[str] = Counter()
+        for sid in await self.contacts.unfinished():
+            try:
+                restored = await self._restore(SessionId(sid))
+                counts["restored" if restored else "closed"] += 1
+            except BrokerError:
+                counts["deferred"] += 1  # the next request for it tries again
+            except Exception as exc:
+                log.error("session %s could not be restored: %s", sid, type(exc).__name__)
+                counts["failed"] += 1
+        log.info("live state restored from the contact log: %s", dict(counts))
+        if self.reassert is not None:
+            await self.reassert()
+        return dict(counts)
+
+    # ------------------------------------------------------------ several processes
+
+    async def reap_once(self) -> None:
+        """One round of the reaper, on every process: beat, notice a store that lost its
+        contents, take over dead processes, fire deadlines nobody else fired."""
+        if not await self.store.beat(self.node):
+            log.warning("node %s was taken for dead: stating its presence again", self.node)
+            if self.reassert is not None:
+                await self.reassert()
+        await self._check_generation()
+        for node in await self.store.dead_nodes(self.node_timeout):
+            parties = await self.store.take_over(node, self.node_timeout)
+            if parties is not None:
+                await self._take_over(parties)
+        # the process that armed a deadline fires it on time; this is the safety net
+        for sid in await self.store.due(self.now() - 1.0, 200):
+            await self._apply_quietly(sid, Tick())
+
+    async def _take_over(self, parties: NodeParties) -> None:
+        log.warning("node %s stopped beating: %d customer(s) and %d counsellor(s) taken over",
+                    parties.node, len(parties.customers), len(parties.staff_gone))
+        for sid, epoch in parties.customers:
+            await self._customer_gone(sid, epoch, parties.last_seen)
+        for staff_id, _teams in parties.staff_gone:
+            await self._staff_gone(staff_id, parties.last_seen)
+        if parties.staff_gone:
+            self._signal_load()
+
+    async def reap_forever(self) -> None:
+        every = self.node_timeout / 4
+        while True:
+            try:
+                await self.reap_once()
+            except BrokerError as exc:
+                log.warning("reaper: %s", exc.code)  # Redis away: the next round tries again
+            except Exception:
+                log.exception("reaper round failed")
+            await asyncio.sleep(every)
 
     async def heartbeat_forever(self, every: float = 10.0) -> None:
         while True:
@@ -478,11 +642,16 @@ class SessionService:
             await asyncio.sleep(every)
 
     async def retire(self) -> None:
-        """A clean stop: no longer a live broker on the contact log."""
+        """A clean stop: no longer a live broker on the contact log (nor in the store)."""
         try:
             await self.contacts.retire(self.node, self.now())
         except Exception:
             log.exception("could not mark this node stopped")
+        if self.store.shared:
+            try:
+                await self.store.leave(self.node)
+            except Exception:
+                log.exception("could not leave the shared store")
 
     async def close(self) -> None:
         for sid in list(self._timers):

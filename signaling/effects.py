@@ -39,12 +39,16 @@ class Emitter:
             self.ctx.call_sid.pop(s.id, None)
         log.debug("session %s: %s to %s", s.id, note.event, note.to)
 
-    async def evict(self, session_id: SessionId, why: ErrorCode) -> None:
+    async def evict(self, session_id: SessionId, why: ErrorCode, newest: str | None) -> None:
         """Turn the session's customer sockets away: after it ended or its link was revoked
-        they hold nothing, and a reconnect checks the session anew (and is refused)."""
+        they hold nothing, and a reconnect checks the session anew (and is refused). The
+        sockets here, and the newest one wherever it is (older ones elsewhere were closed
+        when it came)."""
         sio = self.ctx.sio
         room = customer_room(session_id)
         sids = [sid for sid, _ in sio.manager.get_participants("/customer", room)]
+        if newest is not None and newest not in sids:
+            sids.append(newest)
         if not sids:
             return
         message = ("the session has ended" if why is ErrorCode.SESSION_ENDED
@@ -65,7 +69,11 @@ class Emitter:
 
 
 class LoadPusher:
-    """Pushes live load to supervisors on change, at most once per interval per team."""
+    """Pushes live load to supervisors on change, at most once per interval per team.
+
+    Each process pushes to its own supervisors only. Alone it hears of every change
+    (`poke`); with several processes the changes happen anywhere, so it watches the shared
+    load version instead (`watch_forever`)."""
 
     def __init__(self, ctx: Context, interval: float) -> None:
         self.ctx = ctx
@@ -89,17 +97,30 @@ class LoadPusher:
         self._task = asyncio.get_running_loop().create_task(self.push())
 
     async def push(self) -> None:
-        load = self.ctx.service.load
-        if load.version == self._pushed_version:
-            return
-        self._pushed_version = load.version
-        now = self.ctx.service.now()
-        full = load.snapshot(now)
+        service = self.ctx.service
         sio = self.ctx.sio
-        await sio.emit("load", full, to=ALL_TEAMS, namespace="/supervisor")
+        if not sio.manager.rooms.get("/supervisor"):
+            return  # nobody here to tell (the version is read again once someone comes)
+        try:
+            version = await service.store.load_version()
+            if version == self._pushed_version:
+                return
+            full = await service.load_snapshot()
+        except Exception as exc:
+            log.warning("live load not pushed: %s", type(exc).__name__)
+            return
+        self._pushed_version = version
+        # to this process's supervisors only: every process pushes to its own
+        await sio.emit("load", full, to=ALL_TEAMS, namespace="/supervisor", ignore_queue=True)
         for team, figures in full["teams"].items():
             one = {"at": full["at"], "version": full["version"], "teams": {team: figures}}
-            await sio.emit("load", one, to=team_room(TeamId(team)), namespace="/supervisor")
+            await sio.emit("load", one, to=team_room(TeamId(team)), namespace="/supervisor",
+                           ignore_queue=True)
+
+    async def watch_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.push()
 
     def close(self) -> None:
         if self._pending is not None:

@@ -18,6 +18,8 @@ from signaling.namespaces.customer import CustomerNamespace
 from signaling.namespaces.staff import StaffNamespace
 from signaling.namespaces.supervisor import SupervisorNamespace
 
+REDIS_CHANNEL = "cb:socketio"
+
 
 class _QuietUndecodable(logging.Filter):
     """engine.io logs a full traceback for every packet python-socketio cannot decode (a
@@ -46,12 +48,17 @@ class _QuietUndecodable(logging.Filter):
 
 
 _ENGINEIO_FILTER = _QuietUndecodable()
+log = logging.getLogger("signaling.server")
 
 
 def create_signaling(settings: Settings, service: SessionService, staff_auth: StaffAuth
                      ) -> tuple[Context, LoadPusher]:
     origins = [settings.base_url, *settings.allowed_origins]
+    # several processes: emits to rooms (and disconnects) reach clients on every process
+    manager = (socketio.AsyncRedisManager(settings.redis_url, channel=REDIS_CHANNEL)
+               if settings.redis_url else None)
     sio = socketio.AsyncServer(
+        client_manager=manager,
         async_mode="aiohttp",
         cors_allowed_origins=origins,
         async_handlers=False,  # one event at a time per connection: candidates stay in order
@@ -69,9 +76,29 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
         engineio_log.addFilter(_ENGINEIO_FILTER)
     ctx = Context(service=service, settings=settings, sio=sio, staff_auth=staff_auth,
                   trusted_proxies=parse_networks(settings.trusted_proxies))
-    sio.register_namespace(StaffNamespace("/staff", ctx))
-    sio.register_namespace(CustomerNamespace("/customer", ctx))
+    staff = StaffNamespace("/staff", ctx)
+    customers = CustomerNamespace("/customer", ctx)
+    sio.register_namespace(staff)
+    sio.register_namespace(customers)
     sio.register_namespace(SupervisorNamespace("/supervisor", ctx))
+
+    async def reassert() -> None:
+        """The shared store forgot this process (taken for dead, or it lost its data):
+        state again who is connected here."""
+        people = {c.staff.staff_id: c.staff for c in staff.conns.values() if c.staff}
+        for who in people.values():
+            await service.staff_still_here(who)
+        for sid, conn in list(customers.conns.items()):
+            if ctx.customer_sid.get(conn.session_id) != (conn.epoch, sid):
+                continue  # superseded: not the customer's voice any more
+            try:
+                conn.epoch = await service.customer_still_here(conn.session_id, sid)
+            except Exception:
+                log.warning("a customer's presence could not be stated again")
+                continue
+            ctx.customer_sid[conn.session_id] = (conn.epoch, sid)
+
+    service.reassert = reassert
     emitter = Emitter(ctx)
     service.notify = emitter
     service.evict = emitter.evict

@@ -244,7 +244,7 @@ async def load(request: web.Request) -> web.Response:
     who = await staff(request, Role.SUPERVISOR)
     service = request.app[SERVICE]
     teams = None if who.has(Role.ADMIN) else who.teams
-    return web.json_response(service.load.snapshot(service.now(), teams))
+    return web.json_response(await service.load_snapshot(teams))
 
 
 async def contacts(request: web.Request) -> web.Response:

@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> web.Application:
         RedisStore(settings.redis_url, policy) if settings.redis_url else MemoryStore(policy),
         contacts, issuer, policy,
         link_valid_after_start=settings.link_valid_hours_after_start * 3600,
+        node_timeout=settings.node_timeout_seconds,
     )
     app = web.Application(client_max_size=settings.max_body_bytes,
                           middlewares=[security_headers, error_middleware,
@@ -72,12 +73,16 @@ def create_app(settings: Settings) -> web.Application:
         await service.ensure_alone(settings.heartbeat_seconds)
         await service.recover()
         await staff_auth.prefetch()
-        beat = asyncio.create_task(service.heartbeat_forever(settings.heartbeat_seconds))
+        loops = [asyncio.create_task(service.heartbeat_forever(settings.heartbeat_seconds))]
+        if service.store.shared:  # several processes: reaper and live-load watcher
+            loops.append(asyncio.create_task(service.reap_forever()))
+            loops.append(asyncio.create_task(pusher.watch_forever()))
         log.info("broker ready on %s (node %s)", settings.base_url, service.node)
         yield
-        beat.cancel()
-        with suppress(asyncio.CancelledError):
-            await beat
+        for loop in loops:
+            loop.cancel()
+            with suppress(asyncio.CancelledError):
+                await loop
         pusher.close()
         await service.close()
         await service.retire()

@@ -58,7 +58,8 @@ class ContactLog(Protocol):
 
     async def close_session(self, record: ContactRecord) -> bool: ...
 
-    async def unfinished(self) -> dict[str, list[LoggedEvent]]: ...
+    async def unfinished(self, session_id: str | None = None) -> dict[str, list[LoggedEvent]]:
+        """Event streams of sessions without a record (`session_id`: of that one only)."""
 
     async def heartbeat(self, node: str, at: float) -> None:
         """Mark this node alive at `at`: recovery closes interrupted sessions no earlier."""

@@ -110,6 +110,11 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+_UNFINISHED = ("SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
+               "WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.session_id = e.session_id) ")
+_UNFINISHED_ALL = _UNFINISHED + "ORDER BY e.session_id, e.seq"
+_UNFINISHED_ONE = _UNFINISHED + "AND e.session_id = $1 ORDER BY e.seq"
+
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer broker: this one must not write into it."""
 
@@ -276,12 +281,11 @@ class PostgresContactLog:
                                record.session_id)
         return status == "INSERT 0 1"
 
-    async def unfinished(self) -> dict[str, list[LoggedEvent]]:
+    async def unfinished(self, session_id: str | None = None) -> dict[str, list[LoggedEvent]]:
         async with self._connection() as conn:
             rows = await conn.fetch(
-                "SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
-                "WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.session_id = e.session_id) "
-                "ORDER BY e.session_id, e.seq"
+                _UNFINISHED_ALL if session_id is None else _UNFINISHED_ONE,
+                *(() if session_id is None else (session_id,)),
             )
         out: dict[str, list[LoggedEvent]] = {}
         for r in rows:

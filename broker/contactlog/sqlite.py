@@ -117,6 +117,11 @@ def migrate(db: sqlite3.Connection) -> int:
     return version
 
 
+_UNFINISHED = ("SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
+               "WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.session_id = e.session_id) ")
+_UNFINISHED_ALL = _UNFINISHED + "ORDER BY e.session_id, e.seq"
+_UNFINISHED_ONE = _UNFINISHED + "AND e.session_id = ? ORDER BY e.seq"
+
 class SqliteContactLog:
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
         self._path = path
@@ -185,13 +190,12 @@ class SqliteContactLog:
 
         return await self._run(write)
 
-    async def unfinished(self) -> dict[str, list[LoggedEvent]]:
+    async def unfinished(self, session_id: str | None = None) -> dict[str, list[LoggedEvent]]:
         def read(db: sqlite3.Connection) -> dict[str, list[LoggedEvent]]:
             out: dict[str, list[LoggedEvent]] = {}
             rows = db.execute(
-                "SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
-                "WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.session_id = e.session_id) "
-                "ORDER BY e.session_id, e.seq"
+                _UNFINISHED_ALL if session_id is None else _UNFINISHED_ONE,
+                () if session_id is None else (session_id,),
             )
             for sid, seq, at, data in rows:
                 out.setdefault(sid, []).append(LoggedEvent(seq, at, json.loads(data)))

@@ -1,21 +1,35 @@
 """Live state in process memory: the embedded default, one process, no Redis.
 
 Sessions are kept as JSON-shaped dicts, exactly as a shared store would hold them, so
-that nobody can change a live session by holding on to an object.
+that nobody can change a live session by holding on to an object. One process is the only
+node: presence is its own count, no node ever dies, and the contents are never lost while
+the process lives.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from broker.errors import Conflict
+from broker.load import LiveLoad
 from broker.session import Policy, Session, session_from_dict, session_to_dict
-from broker.types import SessionId, StaffId
+from broker.store.base import NodeParties
+from broker.store.locks import KeyedLock
+from broker.types import SessionId, StaffId, TeamId
 
 
 class MemoryStore:
+    shared = False
+
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
+        self._lock = KeyedLock()
+        self._load = LiveLoad()
+        self._epochs: dict[SessionId, int] = {}
+        self._customer_sockets: dict[SessionId, str] = {}
+        self._staff: Counter[StaffId] = Counter()
         self._sessions: dict[SessionId, dict[str, Any]] = {}
         self._by_staff: dict[StaffId, set[SessionId]] = {}
         self._codes: dict[str, SessionId] = {}
@@ -34,12 +48,17 @@ class MemoryStore:
             current is None or current["version"] != expected_version
         ):
             raise Conflict(f"session {session.id} was changed meanwhile")
+        before = None if current is None else session_from_dict(current, self._policy)
+        self._load.session_changed(before, session)
         self._sessions[session.id] = session_to_dict(session)
         self._by_staff.setdefault(session.counsellor, set()).add(session.id)
 
     async def remove(self, session_id: SessionId) -> None:
         data = self._sessions.pop(session_id, None)
+        self._epochs.pop(session_id, None)
+        self._customer_sockets.pop(session_id, None)
         if data is not None:
+            self._load.session_changed(session_from_dict(data, self._policy), None)
             staff = self._by_staff.get(data["counsellor"])
             if staff is not None:
                 staff.discard(session_id)
@@ -75,6 +94,72 @@ class MemoryStore:
             self._devices.pop(session_id, None)
         else:
             self._devices[session_id] = device_hash
+
+    def lock(self, session_id: SessionId) -> AbstractAsyncContextManager[None]:
+        return self._lock(session_id)
+
+    # deadlines: the one process arms its own timers; nobody else could fire them
+    async def set_deadline(self, session_id: SessionId, at: float | None) -> None:
+        return None
+
+    async def due(self, before: float, limit: int) -> list[SessionId]:
+        return []
+
+    # ------------------------------------------------------------ presence
+
+    async def claim_customer(self, session_id: SessionId, node: str, socket: str
+                             ) -> tuple[int, str | None]:
+        epoch = self._epochs[session_id] = self._epochs.get(session_id, 0) + 1
+        previous = self._customer_sockets.get(session_id)
+        self._customer_sockets[session_id] = socket
+        return epoch, previous
+
+    async def customer_epoch(self, session_id: SessionId) -> int:
+        return self._epochs.get(session_id, 0)
+
+    async def customer_socket(self, session_id: SessionId) -> str | None:
+        return self._customer_sockets.get(session_id)
+
+    async def release_customer(self, session_id: SessionId, node: str, epoch: int) -> None:
+        return None
+
+    async def set_staff_sockets(self, staff_id: StaffId, teams: frozenset[TeamId], node: str,
+                                count: int) -> int:
+        was = self._staff[staff_id]
+        if count > 0:
+            self._staff[staff_id] = count
+        else:
+            self._staff.pop(staff_id, None)
+        if (was > 0) != (count > 0):
+            self._load.staff_online(staff_id, teams, count > 0)
+        return max(count, 0)
+
+    async def staff_sockets(self, staff_id: StaffId) -> int:
+        return self._staff[staff_id]
+
+    async def beat(self, node: str) -> bool:
+        return True
+
+    async def dead_nodes(self, silent_for: float) -> list[str]:
+        return []
+
+    async def take_over(self, node: str, silent_for: float) -> NodeParties | None:
+        return None
+
+    async def leave(self, node: str) -> None:
+        return None
+
+    async def generation(self) -> tuple[str, bool]:
+        return "memory", False
+
+    # ------------------------------------------------------------ live load
+
+    async def load_version(self) -> int:
+        return self._load.version
+
+    async def load_snapshot(self, now: float, teams: frozenset[TeamId] | None = None
+                            ) -> dict[str, Any]:
+        return self._load.snapshot(now, teams)
 
     async def close(self) -> None:
         self._sessions.clear()

@@ -25,21 +25,19 @@ class CustomerNamespace(RoleNamespace):
             address = self.check_address(environ)
             fields = read_auth(auth)
             who = service.issuer.check_customer(fields.get("token"), service.now())
-            s, device, epoch = await service.customer_connect(
-                who.session_id, fields.get("device"), who.generation)
+            s, device, epoch, previous = await service.customer_connect(
+                who.session_id, fields.get("device"), who.generation, sid)
+            welcome = await self._welcome(s, device)
         except BrokerError as err:
             log.info("customer connect refused: %s", err.code)
             raise refuse(err) from None
-        previous = self.ctx.customer_sid.get(s.id)
-        if previous is not None and previous[0] > epoch:  # a newer socket got there first
-            raise refuse(BrokerError(ErrorCode.LINK_IN_USE, "a newer connection holds the link"))
         self.ctx.customer_sid[s.id] = (epoch, sid)
         self.admit(sid, Conn(Role.CUSTOMER, self.ctx.bucket(), address=address, customer=who,
                              epoch=epoch))
         await self.enter_room(sid, customer_room(s.id))
-        if previous is not None and previous[1] in self.conns:  # same device, newer socket
-            await self.disconnect(previous[1])
-        await self.emit("welcome", self._welcome(s, device), to=sid)
+        if previous is not None and previous != sid:  # same device, newer socket (on any
+            await self.ctx.sio.disconnect(previous, namespace=self.namespace)  # process)
+        await self.emit("welcome", welcome, to=sid)
         log.info("session %s customer connected", s.id)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
@@ -51,10 +49,10 @@ class CustomerNamespace(RoleNamespace):
         # the service ignores this if a newer connection of the customer exists by now
         await self.ctx.service.customer_disconnect(conn.session_id, conn.epoch)
 
-    def _welcome(self, s: Session, device: str) -> dict[str, Any]:
+    async def _welcome(self, s: Session, device: str) -> dict[str, Any]:
         view = s.view(Role.CUSTOMER)
         if s.state is not State.ACTIVE:  # before admission: is the counsellor signed in?
-            view["counsellor_present"] = self.ctx.service.staff_is_online(s.counsellor)
+            view["counsellor_present"] = await self.ctx.service.staff_is_online(s.counsellor)
         view["device"] = device
         view["role"] = str(Role.CUSTOMER)
         if s.state is State.ACTIVE:
@@ -113,4 +111,4 @@ class CustomerNamespace(RoleNamespace):
     async def handle_sync(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         schemas.payload(data, set())
         s = await self._session(sid, conn, admitted=False)
-        return {"session": self._welcome(s, "")}
+        return {"session": await self._welcome(s, "")}

@@ -41,8 +41,7 @@ class StaffNamespace(RoleNamespace):
         self.admit(sid, Conn(Role.COUNSELLOR, self.ctx.bucket(), address=address, staff=who))
         self.ctx.staff_sids.add(sid)
         await self.enter_room(sid, staff_room(who.staff_id))
-        first = not service.staff_is_online(who.staff_id)
-        sessions = await service.staff_connect(who)
+        sessions, first = await service.staff_connect(who)
         await self.emit("welcome", self._welcome(who, sessions), to=sid)
         if first:
             await self._tell_early_customers(sessions, present=True)
@@ -52,8 +51,7 @@ class StaffNamespace(RoleNamespace):
         self.ctx.staff_sids.discard(sid)
         if conn is not None and conn.staff is not None:
             service = self.ctx.service
-            await service.staff_disconnect(conn.staff)
-            if not service.staff_is_online(conn.staff.staff_id):
+            if await service.staff_disconnect(conn.staff):
                 sessions = await service.sessions_of(conn.staff.staff_id)
                 await self._tell_early_customers(sessions, present=False)
 

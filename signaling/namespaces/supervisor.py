@@ -31,16 +31,22 @@ class SupervisorNamespace(RoleNamespace):
         rooms = [ALL_TEAMS] if who.has(Role.ADMIN) else [team_room(t) for t in who.teams]
         for room in rooms:
             await self.enter_room(sid, room)
-        await self.emit("load", self._snapshot(conn=self.conns[sid]), to=sid)
+        try:
+            snapshot = await self._snapshot(self.conns[sid])
+        except BrokerError as err:
+            snapshot = None
+            await self.emit("error", {**err.to_dict(), "event": "load"}, to=sid)
+        if snapshot is not None:
+            await self.emit("load", snapshot, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         self.forget(sid)
 
-    def _snapshot(self, conn: Conn) -> dict[str, Any]:
+    async def _snapshot(self, conn: Conn) -> dict[str, Any]:
         assert conn.staff is not None
         teams = None if conn.staff.has(Role.ADMIN) else conn.staff.teams
-        return self.ctx.service.load.snapshot(self.ctx.service.now(), teams)
+        return await self.ctx.service.load_snapshot(teams)
 
     async def handle_sync(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         schemas.payload(data, set())
-        return {"load": self._snapshot(conn)}
+        return {"load": await self._snapshot(conn)}

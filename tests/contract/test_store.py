@@ -15,9 +15,8 @@ from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
-import redis.exceptions
 
-from broker.errors import Conflict
+from broker.errors import Conflict, ErrorCode, LiveStateUnavailable
 from broker.events import Capabilities
 from broker.session import Policy, Presence, Segment, Session
 from broker.store.base import Store
@@ -266,7 +265,8 @@ async def test_redis_keys_their_expiry_and_no_names(redis_server: RedisServer,
                                                     raw_redis: aioredis.Redis) -> None:
     """One hash per session, a set per counsellor, a string per code and per device, each
     with an expiry two days past the later of now and the planned start; no name in any
-    key; nothing at all once the session is removed."""
+    key; nothing of the session once it is removed. The team's live-load counters stay,
+    back at zero (they hold counts, never a person)."""
     store = RedisStore(redis_server.url, POLICY, prefix="t:")
     try:
         now = time.time()
@@ -276,15 +276,21 @@ async def test_redis_keys_their_expiry_and_no_names(redis_server: RedisServer,
         await store.set_device(SessionId("sess-0001"), "device-hash")
         await raw_redis.set("other:key", "not ours")
         keys = {k async for k in raw_redis.scan_iter("t:*")}
-        assert keys == {"t:session:sess-0001", "t:counsellor:c1", "t:code:code-hash",
-                        "t:device:sess-0001"}
+        counters = {"t:load-version", "t:teams", "t:load:t1"}
+        assert keys - counters == {"t:session:sess-0001", "t:counsellor:c1",
+                                   "t:code:code-hash", "t:device:sess-0001"}
+        assert await cast("Awaitable[dict[str, str]]", raw_redis.hgetall("t:load:t1")) == {
+            "state:scheduled": "1"}
+        keys -= counters
         assert not any("Ay" in k or "Öz" in k for k in keys)
         for key in keys:
             at = await expires_at(raw_redis, key)
             assert later + 2 * 86400 - 5 < at <= later + 2 * 86400 + 1, key
         assert "Ayşe Öztürk" in await session_json(raw_redis, "t:session:sess-0001")
         await store.remove(SessionId("sess-0001"))
-        assert [k async for k in raw_redis.scan_iter("t:*")] == []
+        assert {k async for k in raw_redis.scan_iter("t:*")} == counters
+        assert await cast("Awaitable[dict[str, str]]", raw_redis.hgetall("t:load:t1")) == {
+            "state:scheduled": "0"}
         assert await raw_redis.get("other:key") == "not ours"
     finally:
         await store.close()
@@ -335,13 +341,14 @@ async def test_redis_a_resent_write_is_not_a_conflict(redis_server: RedisServer,
 
 
 async def test_redis_connection_errors_surface() -> None:
-    """No server: the call fails fast with redis-py's error instead of hanging."""
+    """No server: the call fails fast with `unavailable` (try again) instead of hanging."""
     store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", POLICY, timeout=1.0)
     try:
         started = time.monotonic()
-        with pytest.raises(redis.exceptions.ConnectionError):
+        with pytest.raises(LiveStateUnavailable) as err:
             await store.get(SessionId("sess-0001"))
-        with pytest.raises(redis.exceptions.ConnectionError):
+        assert err.value.code is ErrorCode.UNAVAILABLE
+        with pytest.raises(LiveStateUnavailable):
             await store.put(session(), None)
         assert time.monotonic() - started < 5
     finally:
@@ -356,7 +363,7 @@ async def test_redis_store_survives_a_server_restart(redis_server: RedisServer,
     try:
         await store.put(session(), None)
         await asyncio.to_thread(redis_server.stop)
-        with pytest.raises(redis.exceptions.ConnectionError):
+        with pytest.raises(LiveStateUnavailable):
             await store.get(SessionId("sess-0001"))
         await asyncio.to_thread(redis_server.restart)
         assert await store.get(SessionId("sess-0001")) is None  # nothing was persisted

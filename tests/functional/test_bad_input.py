@@ -148,4 +148,4 @@ async def test_client_sent_lifecycle_events_are_refused(broker: Broker) -> None:
     # the counsellor still goes offline when the console really closes
     await counsellor.close()
     assert (await customer.next("peer_presence"))["present"] is False
-    assert not broker.service.staff_is_online(s.counsellor)
+    assert not await broker.service.staff_is_online(s.counsellor)

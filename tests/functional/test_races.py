@@ -18,9 +18,9 @@ async def test_a_stale_disconnect_never_marks_a_newer_connection_gone(broker: Br
     created, _counsellor, customer = await active_pair(broker)
     service, sid = broker.service, SessionId(created["session"])
     device = customer.seen[0][1]["device"]
-    _, _, old_epoch = await service.customer_connect(sid, device)
-    _, _, new_epoch = await service.customer_connect(sid, device)
-    assert new_epoch > old_epoch
+    _, _, old_epoch, _ = await service.customer_connect(sid, device, 0, "old-socket")
+    _, _, new_epoch, replaced = await service.customer_connect(sid, device, 0, "new-socket")
+    assert new_epoch > old_epoch and replaced == "old-socket"
     await service.customer_disconnect(sid, old_epoch)  # arrives late
     s = await service.get(sid)
     assert s.customer.connected and s.next_deadline() is None

@@ -170,7 +170,7 @@ async def test_staff_token_matrix(case: str, oidc_broker: Broker, idp: LocalIdp,
     created = await broker.create_session(good)
     make, codes = STAFF_MATRIX[case]
     token = make(idp)
-    online_before = broker.server.app[SERVICE].load.snapshot(NOW(), None)["teams"]
+    online_before = (await broker.server.app[SERVICE].load_snapshot())["teams"]
 
     for namespace in ("/staff", "/supervisor"):
         before = _rooms(broker, namespace)
@@ -184,7 +184,7 @@ async def test_staff_token_matrix(case: str, oidc_broker: Broker, idp: LocalIdp,
         assert body["error"]["code"] in codes, (method, path, body)
 
     # nothing changed: no one came online, the session is as it was
-    assert broker.server.app[SERVICE].load.snapshot(NOW(), None)["teams"] == online_before
+    assert (await broker.server.app[SERVICE].load_snapshot())["teams"] == online_before
     status, same = await broker.http("GET", f"/api/sessions/{created['session']}", good)
     assert status == 200 and same["state"] == "scheduled"
     assert token[:40] not in caplog.text and token[-20:] not in caplog.text
