@@ -16,11 +16,19 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+import redis.asyncio as aioredis
 
 from broker.contactlog.base import ContactLog
 from broker.contactlog.postgres import PostgresContactLog
 from broker.contactlog.sqlite import SqliteContactLog
+from broker.session import Policy
+from broker.store.base import Store
+from broker.store.memory import MemoryStore
+from broker.store.redis import RedisStore
 from tests.pg import PostgresServer, session_server
+
+POLICY = Policy(grace_seconds=12.5, no_show_after_seconds=600.0)
+MakeStore = Callable[[], Store]
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +97,30 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 @pytest.fixture
 async def log(backend: Backend) -> ContactLog:
     return await backend.open()
+
+
+# ------------------------------------------------------------------ live-state stores
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
+    """Makes stores of one kind on one state: each Redis store is another process."""
+    made: list[Store] = []
+    if request.param == "memory":
+        memory = MemoryStore(POLICY)
+
+        def make() -> Store:
+            return memory
+        made.append(memory)
+    else:
+        url = request.getfixturevalue("redis_server").url
+        client = aioredis.Redis.from_url(url)
+        await client.flushdb()  # every test starts from an empty database
+        await client.aclose()
+
+        def make() -> Store:
+            made.append(RedisStore(url, POLICY))
+            return made[-1]
+    yield make
+    for store in made:
+        await store.close()

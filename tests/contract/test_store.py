@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from typing import cast
 
 import pytest
@@ -18,9 +18,8 @@ import redis.asyncio as aioredis
 
 from broker.errors import Conflict, ErrorCode, LiveStateUnavailable
 from broker.events import Capabilities
-from broker.session import Policy, Presence, Segment, Session
+from broker.session import Presence, Segment, Session
 from broker.store.base import Store
-from broker.store.memory import MemoryStore
 from broker.store.redis import RedisStore
 from broker.types import (
     Channel,
@@ -32,34 +31,9 @@ from broker.types import (
     State,
     TeamId,
 )
+from tests.contract.conftest import POLICY, MakeStore
 from tests.ports import free_port
 from tests.redis_server import RedisServer
-
-POLICY = Policy(grace_seconds=12.5, no_show_after_seconds=600.0)
-MakeStore = Callable[[], Store]
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def stores(request: pytest.FixtureRequest) -> AsyncIterator[MakeStore]:
-    made: list[Store] = []
-    if request.param == "memory":
-        memory = MemoryStore(POLICY)
-
-        def make() -> Store:
-            return memory
-        made.append(memory)
-    else:
-        url = request.getfixturevalue("redis_server").url
-        client = aioredis.Redis.from_url(url)
-        await client.flushdb()  # every test starts from an empty database
-        await client.aclose()
-
-        def make() -> Store:
-            made.append(RedisStore(url, POLICY))
-            return made[-1]
-    yield make
-    for store in made:
-        await store.close()
 
 
 @pytest.fixture
