@@ -327,7 +327,7 @@ class SessionService:
     async def customer_disconnect(self, session_id: SessionId, epoch: int) -> None:
         try:
             await self.store.release_customer(session_id, self.node, epoch)
-        except BrokerError:
+        except BrokerError:  # it stays listed for this process: harmless, a takeover skips it
             log.warning("session %s: customer presence not released (store)", session_id)
         await self._customer_gone(session_id, epoch)
 
@@ -360,13 +360,30 @@ class SessionService:
         try:
             total = await self._count_staff(staff)
         except BrokerError:
-            log.warning("counsellor presence not updated (store)")
+            log.warning("counsellor presence not updated (store): tried again later")
+            self._spawn(self._later(1.0, self._recount_staff(staff)))
             return False
         if total > 0:
             return False
         self._signal_load()
         await self._staff_gone(staff.staff_id)
         return True
+
+    async def _recount_staff(self, staff: StaffPrincipal, attempt: int = 1) -> None:
+        """A counsellor's socket count that could not be stored (an outage), again."""
+        try:
+            total = await self._count_staff(staff)
+        except BrokerError:
+            if attempt < 12:
+                delay = min(30.0, 0.5 * 2 ** attempt)
+                self._spawn(self._later(delay, self._recount_staff(staff, attempt + 1)))
+            return
+        if total == 0:
+            self._signal_load()
+            try:
+                await self._staff_gone(staff.staff_id)
+            except BrokerError as exc:
+                log.warning("counsellor's calls not marked (%s)", exc.code)
 
     async def _staff_gone(self, staff_id: StaffId, at: float | None = None) -> None:
         async def offline() -> bool:
@@ -402,18 +419,36 @@ class SessionService:
 
     async def _apply_quietly(
         self, session_id: SessionId, event: Input, only_if: Condition | None = None,
-        at: float | None = None,
+        at: float | None = None, attempt: int = 0,
     ) -> None:
-        """For inputs nobody waits on (timers, disconnects): log refusals, never raise."""
+        """For inputs nobody waits on (timers, disconnects): log refusals, never raise. One
+        that met an outage (Redis, the database) is tried again later, with back-off: a
+        lost disconnect would keep a party present for ever, a lost tick a session open."""
         try:
             if only_if is None:
                 await self.apply(session_id, event)
             else:
                 await self._apply_if(session_id, event, only_if, at)
         except BrokerError as exc:
+            if exc.code is ErrorCode.UNAVAILABLE and attempt < 12:
+                delay = min(30.0, 0.5 * 2 ** attempt)
+                log.warning("session %s: %s deferred %.1f s (%s)", session_id,
+                            type(event).__name__, delay, exc.code)
+                self._spawn(self._later(delay, self._apply_quietly(
+                    session_id, event, only_if, at, attempt + 1)))
+                return
             log.debug("session %s: %s ignored (%s)", session_id, type(event).__name__, exc.code)
         except Exception:
             log.exception("session %s: %s failed", session_id, type(event).__name__)
+
+    @staticmethod
+    async def _later(delay: float, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            work.close()
+            raise
+        await work
 
     # ------------------------------------------------------------ deadlines
 

@@ -403,11 +403,15 @@ def _tick_active(s: Session, ev: Tick, now: float) -> list[Effect]:
         for role, p in ((Role.CUSTOMER, s.customer), (Role.COUNSELLOR, s.staff))
         if p.gone_since is not None and p in watched
     }
+    # a late tick (a process that was down, a busy loop) ends the call when its grace ran
+    # out, not later: the record must not count time nobody was there
+    deadline = s.next_deadline()
+    at = now if deadline is None else max(s.last_event_at, min(now, deadline))
     if gone.get(Role.CUSTOMER) and not gone.get(Role.COUNSELLOR):
         # the counsellor is still here (or within grace): the customer has gone
-        return s._finish(State.ENDED, EndReason.CUSTOMER_LEFT, now)
+        return s._finish(State.ENDED, EndReason.CUSTOMER_LEFT, at)
     if any(gone.values()):
-        return s._finish(State.ENDED, EndReason.TIMEOUT, now)
+        return s._finish(State.ENDED, EndReason.TIMEOUT, at)
     return []
 
 

@@ -149,9 +149,9 @@ if old_load ~= ARGV[10] then
   for t in pairs(news) do
     if not olds[t] then move(prefix, ARGV[9], sid, ARGV[4], t, 1, ARGV[11]) end
   end
-  redis.call('SADD', prefix .. 'teams', ARGV[9])
   redis.call('INCR', prefix .. 'load-version')
 end
+redis.call('SADD', prefix .. 'teams', ARGV[9])
 redis.call('HSET', KEYS[1], 'data', ARGV[3], 'version', ARGV[2], 'counsellor', ARGV[4],
            'write', ARGV[8], 'team', ARGV[9], 'load', ARGV[10])
 redis.call('EXPIREAT', KEYS[1], at)
@@ -222,7 +222,7 @@ if f[2] then
   end
 end
 redis.call('DEL', KEYS[1], KEYS[2], ARGV[2] .. 'cepoch:' .. ARGV[1],
-           ARGV[2] .. 'csock:' .. ARGV[1], ARGV[2] .. 'lock:' .. ARGV[1])
+           ARGV[2] .. 'csock:' .. ARGV[1])
 redis.call('ZREM', ARGV[2] .. 'deadlines', ARGV[1])
 return 1
 """

@@ -85,8 +85,10 @@ async def test_a_whole_session_lives_in_redis_and_leaves_nothing(
     ack = await counsellor.call("end", {"session": sid, "outcome": "completed"})
     assert ack == {"ok": True, "state": "ended"}
     assert (await customer.next("ended"))["reason"] == "completed"
-    # nothing of the session is left; the console still counts as online
-    assert await all_keys(raw_redis) == {node, "cb:staffsock:c1", "cb:online:t1"}
+    # nothing of the session is left (but a lock held for the moment of an input: the
+    # customer's disconnect may be under way); the console still counts as online
+    left = {k for k in await all_keys(raw_redis) if not k.startswith("cb:lock:")}
+    assert left == {node, "cb:staffsock:c1", "cb:online:t1"}
 
     # the customer is turned away and the console goes: nothing comes back
     await customer.next("evicted")
