@@ -597,7 +597,11 @@ class SessionService:
             return False
         try:
             if held is None:
-                await self._log_everyone_gone(s, self.now())
+                # gone as of the last sign of life of any process (now, if they are running;
+                # long ago, if the whole cluster was down: then the grace has run out too)
+                alive = await self.contacts.last_heartbeat()
+                at = min(self.now(), max(s.last_event_at, alive or s.last_event_at))
+                await self._log_everyone_gone(s, at)
             await self.store.set_code(self._code_hash(s.access_code), sid)
             await self.store.put(s, None if held is None else held.version)
         except Conflict:
@@ -650,10 +654,12 @@ class SessionService:
     async def _take_over(self, parties: NodeParties) -> None:
         log.warning("node %s stopped beating: %d customer(s) and %d counsellor(s) taken over",
                     parties.node, len(parties.customers), len(parties.staff_gone))
-        for sid, epoch in parties.customers:
-            await self._customer_gone(sid, epoch, parties.last_seen)
+        # counsellors first: if the grace has run out already, a tick between the two must
+        # not read "the customer left" while the counsellor vanished with the same process
         for staff_id, _teams in parties.staff_gone:
             await self._staff_gone(staff_id, parties.last_seen)
+        for sid, epoch in parties.customers:
+            await self._customer_gone(sid, epoch, parties.last_seen)
         if parties.staff_gone:
             self._signal_load()
 

@@ -436,3 +436,31 @@ async def test_counsellor_on_a_and_customer_on_b_hold_one_session(
         only_own(c, sid)
         # before admission the customer's page said whether the counsellor was signed in
         assert welcome["counsellor_present"] is True, "B did not know the counsellor is on A"
+
+
+async def test_a_cluster_down_longer_than_the_grace_counts_only_the_call(
+    cluster_of: ClusterOf,
+) -> None:
+    """The only process dies mid-call and a new one starts only after the grace period
+    (Redis kept the live state): the call is closed as soon as the new process takes over,
+    ending when the grace ran out after the dead process's last beat, so the downtime is
+    not counted as talk time."""
+    grace = 2.0
+    async with cluster_of(n=1, grace=grace) as cluster:
+        a = cluster[0]
+        call = await active_call(cluster, a, a)
+        sid = call.session
+        await asyncio.sleep(1.0)  # talking
+        await a.kill()
+        killed_at = time.time()
+        await asyncio.gather(close_quietly(call.counsellor), close_quietly(call.customer))
+        await asyncio.sleep(grace + 3.0)  # nobody runs meanwhile
+        started_at = time.time()
+        await a.start()  # a new process (a new node) on the same Redis and database
+        row = await cluster.record_within(sid, NODE_TIMEOUT + 6.0)
+        assert row["state"] == "ended" and row["end_reason"] == "timeout", row
+        assert row["ended_at"] <= killed_at + grace + SLACK, (
+            f"ended {row['ended_at'] - killed_at:.2f} s after the kill: downtime counted")
+        assert row["ended_at"] < started_at
+        assert 1.0 - SLACK <= row["video_seconds"] <= killed_at + grace - call.media_from + SLACK
+        assert await cluster.records(sid) == [row]
