@@ -91,6 +91,19 @@ def create_app(settings: Settings) -> web.Application:
         await staff_auth.close()
 
     async def disconnect_clients(app: web.Application) -> None:
+        """A clean stop closes every socket at once (at the engine.io level, so clients
+        reconnect, to another process if there is one) and their parties are marked gone
+        while the store is still open; else they would hang until the server gives up."""
+        eio = ctx.sio.eio
+        for sid, sock in list(eio.sockets.items()):
+            # not `eio.disconnect()`: it waits for each socket's queue to drain, for ever if
+            # the client went a moment ago
+            try:
+                await asyncio.wait_for(
+                    sock.close(wait=False, reason=eio.reason.SERVER_DISCONNECT), 5.0)
+            except Exception:
+                log.warning("a socket could not be closed cleanly on stop")
+            eio.sockets.pop(sid, None)
         await ctx.sio.shutdown()
 
     app.cleanup_ctx.append(lifetime)

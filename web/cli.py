@@ -49,7 +49,9 @@ def print_demo_links(settings: Settings) -> None:
 async def serve(settings: Settings, ssl_context: ssl.SSLContext | None) -> None:
     _, first_start = signing_secret(settings)
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # a stop closes every socket first (on_shutdown); a client that does not hang up within
+    # a second is cut off rather than holding the restart up
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
     await site.start()

@@ -464,3 +464,30 @@ async def test_a_cluster_down_longer_than_the_grace_counts_only_the_call(
         assert row["ended_at"] < started_at
         assert 1.0 - SLACK <= row["video_seconds"] <= killed_at + grace - call.media_from + SLACK
         assert await cluster.records(sid) == [row]
+
+
+async def test_a_clean_stop_hands_the_clients_over_at_once(cluster_of: ClusterOf) -> None:
+    """A rolling restart: process A gets SIGTERM mid-call. It closes its sockets at once
+    and exits; the clients reconnect to B and the call goes on to one `completed` record."""
+    async with cluster_of(n=2, grace=8.0) as cluster:
+        a, b = cluster[0], cluster[1]
+        call = await active_call(cluster, a, a)
+        started = time.monotonic()
+        await a.stop()
+        assert time.monotonic() - started < 5.0, "the stop waited for its clients"
+        await eventually(partial(_both_dropped, call), 2.0, "both clients dropped at once")
+        staff = staff_token()
+        k = await cluster.reconnect(b, "/staff", {"token": staff}, time.time() + 5)
+        c = await cluster.reconnect(b, "/customer", {"token": call.created["customer_token"],
+                                                     "device": call.device}, time.time() + 5)
+        assert (await c.next("welcome"))["state"] == "active"
+        await k.next("welcome")
+        assert await relays(k, c, call.session, "after-restart")
+        ack = await k.call("end", {"session": call.session, "outcome": "completed"})
+        assert ack == {"ok": True, "state": "ended"}, ack
+        [row] = await cluster.records(call.session)
+        assert row["end_reason"] == "completed", row
+
+
+async def _both_dropped(call: Call) -> bool:
+    return not call.counsellor.sio.connected and not call.customer.sio.connected
