@@ -57,8 +57,28 @@ class Context:
     def counsellor_target(self, s: Session) -> str:
         """Where the customer's signals go: the tab holding the call, or (after that tab
         reloaded) every tab of the counsellor, until one of them signals back."""
+        return self.local_call_tab(s) or staff_room(s.counsellor)
+
+    def local_call_tab(self, s: Session) -> str | None:
+        """The console tab holding the call, if it is connected to this process."""
         sid = self.call_sid.get(s.id)
-        return sid if sid is not None and sid in self.staff_sids else staff_room(s.counsellor)
+        return sid if sid is not None and sid in self.staff_sids else None
+
+    def local_customer(self, session_id: SessionId) -> str | None:
+        """The customer's current socket, if it is connected to this process."""
+        current = self.customer_sid.get(session_id)
+        return None if current is None else current[1]
+
+    async def relay(self, event: str, message: dict[str, Any], local: str | None,
+                    room: str, namespace: str) -> None:
+        """To a socket on this process directly; else to the room, wherever its members are
+        (with several processes that goes through Redis, and costs every process a
+        decode: a pair on one process should not pay for it)."""
+        if local is not None:
+            await self.sio.emit(event, message, to=local, namespace=namespace,
+                                ignore_queue=True)
+        else:
+            await self.sio.emit(event, message, to=room, namespace=namespace)
 
     trusted_proxies: tuple[Network, ...] = ()
     # connections per client address (keyed), across namespaces

@@ -80,8 +80,8 @@ class CustomerNamespace(RoleNamespace):
         message = schemas.signal(data, with_session=False)
         s = await self._session(sid, conn, admitted=True)
         message["session"] = s.id
-        await self.ctx.sio.emit("signal", message, to=self.ctx.counsellor_target(s),
-                                namespace="/staff")
+        await self.ctx.relay("signal", message, self.ctx.local_call_tab(s),
+                             staff_room(s.counsellor), "/staff")
 
     async def handle_chat(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         line = schemas.chat_text(schemas.payload(data, {"text"}))

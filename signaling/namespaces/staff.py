@@ -107,7 +107,8 @@ class StaffNamespace(RoleNamespace):
         s = await self._own(conn, data, active=True)
         self.ctx.call_sid[s.id] = sid  # the tab that signals is the one holding the call
         message["session"] = s.id
-        await self.ctx.sio.emit("signal", message, to=customer_room(s.id), namespace="/customer")
+        await self.ctx.relay("signal", message, self.ctx.local_customer(s.id),
+                             customer_room(s.id), "/customer")
 
     async def handle_chat(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         d = schemas.payload(data, {"session", "text"})
