@@ -111,6 +111,17 @@ async def healthy(cluster: Cluster, process: BrokerProcess) -> bool:
     return await cluster.healthz(process) == 200
 
 
+async def talk_on_then_kill(cluster: Cluster, a: BrokerProcess) -> tuple[Call, float]:
+    """Both parties on `a`, a second of talking, then SIGKILL: the call and when it died
+    (the clients' sockets to `a` are closed: they would only wait for a dead process)."""
+    call = await active_call(cluster, a, a)
+    await asyncio.sleep(1.0)  # talking
+    await a.kill()
+    killed_at = time.time()
+    await asyncio.gather(close_quietly(call.counsellor), close_quietly(call.customer))
+    return call, killed_at
+
+
 async def test_sigkill_mid_session_both_resume_on_another_process(
     cluster_of: ClusterOf,
 ) -> None:
@@ -123,12 +134,8 @@ async def test_sigkill_mid_session_both_resume_on_another_process(
     grace = 6.0
     async with cluster_of(n=2, grace=grace) as cluster:
         a, b = cluster[0], cluster[1]
-        call = await active_call(cluster, a, a)
+        call, killed_at = await talk_on_then_kill(cluster, a)
         sid = call.session
-        await asyncio.sleep(1.0)  # talking
-        await a.kill()
-        killed_at = time.time()
-        await asyncio.gather(close_quietly(call.counsellor), close_quietly(call.customer))
 
         staff = staff_token()
         k, c = await asyncio.gather(
@@ -191,12 +198,8 @@ async def test_parties_that_never_come_back_are_closed_once_by_a_survivor(
     grace = 4.0
     async with cluster_of(n=3, grace=grace) as cluster:
         a, b, c_proc = cluster[0], cluster[1], cluster[2]
-        call = await active_call(cluster, a, a)
+        call, killed_at = await talk_on_then_kill(cluster, a)
         sid = call.session
-        await asyncio.sleep(1.0)  # talking
-        await a.kill()
-        killed_at = time.time()
-        await asyncio.gather(close_quietly(call.counsellor), close_quietly(call.customer))
 
         # the survivors see A's death after NODE_TIMEOUT, the grace runs from then at the
         # latest; their reapers may take a few beats more
@@ -448,12 +451,8 @@ async def test_a_cluster_down_longer_than_the_grace_counts_only_the_call(
     grace = 2.0
     async with cluster_of(n=1, grace=grace) as cluster:
         a = cluster[0]
-        call = await active_call(cluster, a, a)
+        call, killed_at = await talk_on_then_kill(cluster, a)
         sid = call.session
-        await asyncio.sleep(1.0)  # talking
-        await a.kill()
-        killed_at = time.time()
-        await asyncio.gather(close_quietly(call.counsellor), close_quietly(call.customer))
         await asyncio.sleep(grace + 3.0)  # nobody runs meanwhile
         started_at = time.time()
         await a.start()  # a new process (a new node) on the same Redis and database
