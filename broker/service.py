@@ -342,26 +342,39 @@ class SessionService:
         """Count one more socket of the counsellor; returns their sessions and whether they
         have just come online (on no process before)."""
         self._staff_sockets[staff.staff_id] += 1
-        total = await self._count_staff(staff)
+        try:
+            total = await self._count_staff(staff)
+        except BrokerError:  # the connect is refused: it must not count
+            self._forget_socket(staff.staff_id)
+            raise
         first = total == 1
         if first:
             self._signal_load()
-            for s in await self.sessions_of(staff.staff_id):
-                if s.state is State.ACTIVE:
-                    await self._apply_quietly(s.id, Reconnected(Role.COUNSELLOR),
-                                              lambda: self.staff_is_online(staff.staff_id))
+            await self._staff_back(staff.staff_id)
         return await self.sessions_of(staff.staff_id), first
+
+    def _forget_socket(self, staff_id: StaffId) -> None:
+        self._staff_sockets[staff_id] -= 1
+        if self._staff_sockets[staff_id] <= 0:
+            del self._staff_sockets[staff_id]
+
+    async def _staff_back(self, staff_id: StaffId) -> None:
+        """The counsellor's calls see them present again."""
+        async def online() -> bool:
+            return await self.staff_is_online(staff_id)
+
+        for s in await self.sessions_of(staff_id):
+            if s.state is State.ACTIVE:
+                await self._apply_quietly(s.id, Reconnected(Role.COUNSELLOR), online)
 
     async def staff_disconnect(self, staff: StaffPrincipal) -> bool:
         """One socket fewer; True if the counsellor has none left on any process."""
-        self._staff_sockets[staff.staff_id] -= 1
-        if self._staff_sockets[staff.staff_id] <= 0:
-            del self._staff_sockets[staff.staff_id]
+        self._forget_socket(staff.staff_id)
         try:
             total = await self._count_staff(staff)
         except BrokerError:
             log.warning("counsellor presence not updated (store): tried again later")
-            self._spawn(self._later(1.0, self._recount_staff(staff)))
+            self._defer(0, lambda attempt: self._recount_staff(staff, attempt))
             return False
         if total > 0:
             return False
@@ -369,14 +382,12 @@ class SessionService:
         await self._staff_gone(staff.staff_id)
         return True
 
-    async def _recount_staff(self, staff: StaffPrincipal, attempt: int = 1) -> None:
+    async def _recount_staff(self, staff: StaffPrincipal, attempt: int) -> None:
         """A counsellor's socket count that could not be stored (an outage), again."""
         try:
             total = await self._count_staff(staff)
         except BrokerError:
-            if attempt < 12:
-                delay = min(30.0, 0.5 * 2 ** attempt)
-                self._spawn(self._later(delay, self._recount_staff(staff, attempt + 1)))
+            self._defer(attempt, lambda attempt: self._recount_staff(staff, attempt))
             return
         if total == 0:
             self._signal_load()
@@ -397,10 +408,7 @@ class SessionService:
         """After the store forgot this process: its sockets of the counsellor count again,
         and the counsellor's calls see them present."""
         if await self._count_staff(staff) > 0:
-            for s in await self.sessions_of(staff.staff_id):
-                if s.state is State.ACTIVE:
-                    await self._apply_quietly(s.id, Reconnected(Role.COUNSELLOR),
-                                              lambda: self.staff_is_online(staff.staff_id))
+            await self._staff_back(staff.staff_id)
 
     async def customer_still_here(self, session_id: SessionId, socket: str) -> int:
         """The same for a customer's socket: a new epoch, and present again."""
@@ -430,25 +438,29 @@ class SessionService:
             else:
                 await self._apply_if(session_id, event, only_if, at)
         except BrokerError as exc:
-            if exc.code is ErrorCode.UNAVAILABLE and attempt < 12:
-                delay = min(30.0, 0.5 * 2 ** attempt)
-                log.warning("session %s: %s deferred %.1f s (%s)", session_id,
-                            type(event).__name__, delay, exc.code)
-                self._spawn(self._later(delay, self._apply_quietly(
-                    session_id, event, only_if, at, attempt + 1)))
+            if exc.code is ErrorCode.UNAVAILABLE and self._defer(
+                    attempt, lambda attempt: self._apply_quietly(
+                        session_id, event, only_if, at, attempt)):
+                log.warning("session %s: %s deferred (%s)", session_id,
+                            type(event).__name__, exc.code)
                 return
             log.debug("session %s: %s ignored (%s)", session_id, type(event).__name__, exc.code)
         except Exception:
             log.exception("session %s: %s failed", session_id, type(event).__name__)
 
-    @staticmethod
-    async def _later(delay: float, work: Coroutine[Any, Any, None]) -> None:
-        try:
+    def _defer(self, attempt: int, work: Callable[[int], Coroutine[Any, Any, None]]) -> bool:
+        """Run `work(attempt + 1)` after a back-off (0.5 s doubling to 30 s); False once it
+        has been tried often enough (about five minutes)."""
+        if attempt >= 12:
+            return False
+        delay = min(30.0, 0.5 * 2 ** attempt)
+
+        async def later() -> None:
             await asyncio.sleep(delay)
-        except asyncio.CancelledError:
-            work.close()
-            raise
-        await work
+            await work(attempt + 1)
+
+        self._spawn(later())
+        return True
 
     # ------------------------------------------------------------ deadlines
 

@@ -35,13 +35,13 @@ class StaffNamespace(RoleNamespace):
             who = await self.ctx.staff_auth.check(fields.get("token"))
             if not who.has(Role.COUNSELLOR):
                 raise AccessDenied(ErrorCode.FORBIDDEN, "this is for counsellors")
+            sessions, first = await service.staff_connect(who)
         except BrokerError as err:
             log.info("staff connect refused: %s", err.code)
             raise refuse(err) from None
         self.admit(sid, Conn(Role.COUNSELLOR, self.ctx.bucket(), address=address, staff=who))
         self.ctx.staff_sids.add(sid)
         await self.enter_room(sid, staff_room(who.staff_id))
-        sessions, first = await service.staff_connect(who)
         await self.emit("welcome", self._welcome(who, sessions), to=sid)
         if first:
             await self._tell_early_customers(sessions, present=True)

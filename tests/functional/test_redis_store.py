@@ -10,6 +10,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from broker.store.redis import RedisStore
+from broker.types import StaffId
 from tests.conftest import MakeBroker
 from tests.redis_server import RedisServer
 
@@ -118,3 +119,29 @@ async def test_two_brokers_share_one_redis(
     status, listed = await two.http("GET", "/api/sessions", staff)
     assert status == 200, listed
     assert [s["session"] for s in listed["sessions"]] == [created["session"]]
+
+
+async def test_while_redis_is_away_connects_are_refused_and_nothing_is_miscounted(
+    make_broker: MakeBroker, redis_server: RedisServer,
+) -> None:
+    """A console connecting while Redis is away is refused with `unavailable` (try again),
+    and is not counted: once Redis is back and the console connects and leaves, the
+    counsellor is offline again, not held online by the refused attempt."""
+    broker = await make_broker(redis_url=redis_server.url)
+    staff = broker.staff_token()
+    await asyncio.to_thread(redis_server.stop)
+    try:
+        refusal = await broker.peer("/staff", {"token": staff}).refused()
+        assert refusal["code"] == "unavailable", refusal
+    finally:
+        await asyncio.to_thread(redis_server.restart)
+    counsellor = await broker.counsellor(staff)
+    await counsellor.next("welcome")
+    assert await broker.service.store.staff_sockets(StaffId("c1")) == 1
+    await counsellor.close()
+    for _ in range(50):
+        if await broker.service.store.staff_sockets(StaffId("c1")) == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert await broker.service.store.staff_sockets(StaffId("c1")) == 0
+    assert not await broker.service.staff_is_online(StaffId("c1"))
