@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 PREFIX = "CB_"
 # secrets may come from files (container secrets) rather than the environment
-SECRET_FILES = {"secret_file": "secret", "turn_secret_file": "turn_secret"}
+SECRET_FILES = {"secret_file": "secret", "turn_secret_file": "turn_secret",
+                "metrics_token_file": "metrics_token"}
 # an identity provider signs with a private key; a shared-secret algorithm here would let
 # anyone holding the public key sign (the classic algorithm confusion)
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -60,6 +61,8 @@ class Settings:
     # TURN relay: time-limited credentials (the TURN REST API scheme coturn implements)
     turn_urls: tuple[str, ...] = ()
     turn_secret: str = field(default="", repr=False)
+    # /metrics answers only with this bearer token (none: /metrics is off)
+    metrics_token: str = field(default="", repr=False)
     turn_ttl_seconds: float = 4 * 3600.0
     # transport limits
     allowed_origins: tuple[str, ...] = ()  # besides public_url

@@ -47,7 +47,7 @@ from broker.events import (
     input_from_log,
     input_to_log,
 )
-from broker.record import record_of
+from broker.record import ContactRecord, record_of
 from broker.session import Policy, Session, clone, session_to_dict
 from broker.store.base import NodeParties, Store
 from broker.types import Channel, CustomerRef, Kind, Role, SessionId, StaffId, State, TeamId
@@ -102,6 +102,9 @@ class SessionService:
         self.evict: EvictSink | None = None
         self.on_load_change: Callable[[], None] | None = None
         self.reassert: ReassertSink | None = None
+        # observers for metrics: a call began; a record was closed (written: by this call)
+        self.on_started: Callable[[Session], None] | None = None
+        self.on_closed: Callable[[ContactRecord, bool], None] | None = None
         self._clock = clock
         self._link_valid_after_start = link_valid_after_start
         self._timers: dict[SessionId, asyncio.TimerHandle] = {}
@@ -257,6 +260,9 @@ class SessionService:
             await self.contacts.append(session_id, after.version, now, input_to_log(event))
             await self.store.put(after, before.version)
             self._signal_load()
+            if (after.state is State.ACTIVE and before.state is not State.ACTIVE
+                    and self.on_started is not None):
+                self.on_started(after)
         else:
             after = before
         await self._run_effects(after, effects)
@@ -289,6 +295,8 @@ class SessionService:
         written = await self.contacts.close_session(record)
         await self.store.remove(s.id)
         self._disarm(s.id)
+        if self.on_closed is not None:
+            self.on_closed(record, written)
         log.info(
             "session %s closed state=%s reason=%s written=%s seconds=%s",
             s.id, s.state, s.end_reason, written, record.seconds,

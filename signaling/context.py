@@ -17,6 +17,7 @@ from broker.staffauth import StaffAuth
 from broker.turn import ice_servers
 from broker.types import Role, SessionId
 from signaling.clientaddr import Network
+from signaling.metrics import Metrics
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import staff_room
 
@@ -81,6 +82,7 @@ class Context:
             await self.sio.emit(event, message, to=room, namespace=namespace)
 
     trusted_proxies: tuple[Network, ...] = ()
+    metrics: Metrics = field(default_factory=Metrics)
     # connections per client address (keyed), across namespaces
     per_address: Counter[str] = field(default_factory=Counter)
 

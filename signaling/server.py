@@ -99,6 +99,8 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
             ctx.customer_sid[conn.session_id] = (conn.epoch, sid)
 
     service.reassert = reassert
+    service.on_started = ctx.metrics.session_started
+    service.on_closed = ctx.metrics.session_closed
     emitter = Emitter(ctx)
     service.notify = emitter
     service.evict = emitter.evict

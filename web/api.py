@@ -5,6 +5,7 @@ Bodies are JSON objects of known fields; anything else is a 400 with a code.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import math
@@ -18,13 +19,14 @@ from aiohttp import web
 
 from broker.attempts import AttemptGuard, AttemptPolicy
 from broker.credentials import StaffPrincipal, normalise_access_code
-from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode
+from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode, NotFound
 from broker.events import Cancel
 from broker.session import Session
 from broker.types import PROTOCOL_VERSION, Channel, CustomerRef, Role, SessionId, TeamId
 from signaling.clientaddr import client_address, parse_networks
+from signaling.metrics import CONTENT_TYPE
 from signaling.schemas import LANGUAGES, SESSION_ID
-from web.keys import SERVICE, SETTINGS, STAFF_AUTH
+from web.keys import SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
 
 CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 TEAM = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -289,6 +291,21 @@ def _number(value: str | None) -> Any:
         return value
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus scrapes this with the configured bearer token; without one it is off
+    (team figures and error rates are not for the public internet)."""
+    expected = request.app[SETTINGS].metrics_token
+    if not expected:
+        raise NotFound("metrics (set CB_METRICS_TOKEN to turn them on)")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        raise AccessDenied(ErrorCode.UNAUTHENTICATED, "metrics need their bearer token")
+    load = await request.app[SERVICE].load_snapshot()
+    body = request.app[SIGNALING].metrics.render(load)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE,
+                                            "Cache-Control": "no-store"})
+
+
 async def health(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     started = time.monotonic()
@@ -329,3 +346,4 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/contacts/{session}", contact)
     r.add_get("/api/config", client_config)
     r.add_get("/healthz", health)
+    r.add_get("/metrics", metrics)

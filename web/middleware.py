@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from broker.errors import BrokerError, ErrorCode, RateLimited
-from web.keys import SETTINGS
+from web.keys import SETTINGS, SIGNALING
 
 log = logging.getLogger("web.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -29,14 +29,17 @@ def error_response(err: BrokerError) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[SIGNALING].metrics
     try:
         return await handler(request)
     except BrokerError as err:
+        metrics.refused(err.code, "http")
         return error_response(err)
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
         code = _HTTP_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
+        metrics.refused(code, "http")
         response = web.json_response(
             {"error": {"code": str(code), "message": exc.reason}}, status=exc.status
         )
@@ -45,6 +48,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return response
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
+        metrics.refused(ErrorCode.INTERNAL, "http")
         return error_response(BrokerError(ErrorCode.INTERNAL, "something went wrong on our side"))
 
 

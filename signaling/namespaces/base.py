@@ -117,7 +117,8 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             # the real ones: socket.io calls them while the socket is (dis)connecting
             try:
                 return await super().trigger_event(event, *args)
-            except Refused:
+            except Refused as refusal:
+                self.ctx.metrics.refused(str(refusal.error_args.get("message", "?")), "socket")
                 raise
             except Exception:  # an answer, never a connect left hanging
                 log.exception("%s %s failed", self.namespace, event)
@@ -136,6 +137,7 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 if conn.patience is not None and not conn.patience.take():
                     return await self._cut_off(sid, name)
                 if conn.bucket.refused % 100 != 1:  # report a flood, not every dropped event
+                    self.ctx.metrics.refused(ErrorCode.RATE_LIMITED, "socket")
                     return _refusal(ErrorCode.RATE_LIMITED, "too many events, slow down")
                 raise BrokerError(ErrorCode.RATE_LIMITED, "too many events, slow down")
             if handler is None:
@@ -154,6 +156,7 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _refuse(self, sid: str, event: str, err: BrokerError) -> dict[str, Any]:
         """`error` for clients that listen, and the same as the ack for those that wait."""
+        self.ctx.metrics.refused(err.code, "socket")
         await self.emit("error", {**err.to_dict(), "event": event}, to=sid)
         return {"ok": False, "error": err.to_dict()}
 
