@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "CB_"
 # secrets may come from files (container secrets) rather than the environment
 SECRET_FILES = {"secret_file": "secret", "turn_secret_file": "turn_secret",
-                "metrics_token_file": "metrics_token"}
+                "metrics_token_file": "metrics_token", "webhook_secret_file": "webhook_secret"}
 # an identity provider signs with a private key; a shared-secret algorithm here would let
 # anyone holding the public key sign (the classic algorithm confusion)
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -63,6 +64,15 @@ class Settings:
     turn_secret: str = field(default="", repr=False)
     # /metrics answers only with this bearer token (none: /metrics is off)
     metrics_token: str = field(default="", repr=False)
+    # webhooks: these URLs hear of sessions as they happen, signed with the secret
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = field(default="", repr=False)
+    # reports: periods and opening hours are read in this zone; opening hours as
+    # comma-separated "<days> <HH:MM>-<HH:MM>" entries, days "Mon-Fri" or "Sat"
+    report_timezone: str = "Europe/Berlin"
+    opening_hours: str = "Mon-Fri 08:00-18:00"
+    # contact records older than this are rolled up into daily figures and deleted
+    retention_days: int = 90
     turn_ttl_seconds: float = 4 * 3600.0
     # transport limits
     allowed_origins: tuple[str, ...] = ()  # besides public_url
@@ -176,6 +186,19 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigError(f"{PREFIX}OIDC_JWKS_URL must be https (http only on loopback)")
     if set(settings.oidc_algorithms) - ASYMMETRIC_ALGORITHMS:
         raise ConfigError(f"{PREFIX}OIDC_ALGORITHMS: only {sorted(ASYMMETRIC_ALGORITHMS)}")
+    for url in settings.webhook_urls:
+        if not _trusted_url(url):
+            raise ConfigError(f"{PREFIX}WEBHOOK_URLS: {url!r} must be https (http only on "
+                              "loopback)")
+    if settings.webhook_urls and len(settings.webhook_secret) < 16:
+        raise ConfigError(f"{PREFIX}WEBHOOK_URLS needs {PREFIX}WEBHOOK_SECRET (16+ characters)")
+    if settings.retention_days < 1:
+        raise ConfigError(f"{PREFIX}RETENTION_DAYS must be at least 1")
+    try:
+        ZoneInfo(settings.report_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{PREFIX}REPORT_TIMEZONE: unknown zone "
+                          f"{settings.report_timezone!r}") from None
     if settings.turn_urls and len(settings.turn_secret) < 16:
         raise ConfigError(f"{PREFIX}TURN_URLS needs {PREFIX}TURN_SECRET (16+ characters)")
     return settings
