@@ -344,6 +344,8 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/load", load)
     r.add_get("/api/contacts", contacts)
     r.add_get("/api/contacts/{session}", contact)
+    from web import reports  # imported here: web.reports imports staff() from this module
+    reports.setup(app)
     r.add_get("/api/config", client_config)
     r.add_get("/healthz", health)
     r.add_get("/metrics", metrics)

@@ -12,12 +12,20 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from broker.config import ConfigError, Settings, load_settings
+from broker.contactlog.base import ContactLog
+from broker.contactlog.postgres import PostgresContactLog
+from broker.contactlog.sqlite import SqliteContactLog
 from broker.credentials import TokenIssuer
+from broker.errors import BrokerError
+from broker.report import parse_group_by, parse_period
 from broker.types import Role, StaffId, TeamId
+from web import reports
+from web.api import TEAM
 from web.app import create_app, signing_secret
 
 DEMO_TEAM = TeamId("demo-team")
@@ -70,6 +78,41 @@ async def serve(settings: Settings, ssl_context: ssl.SSLContext | None) -> None:
     await runner.cleanup()
 
 
+def contact_log_of(settings: Settings) -> ContactLog:
+    """The contact log the broker is configured with (PostgreSQL or the SQLite file)."""
+    if settings.database_url:
+        return PostgresContactLog(settings.database_url)
+    path = settings.data_dir / "contacts.sqlite3"
+    if not path.is_file():
+        raise ConfigError(f"no contact log at {path} (set --data-dir, CB_DATA_DIR or "
+                          "DATABASE_URL)")
+    return SqliteContactLog(path, synchronous=settings.sqlite_synchronous.upper())
+
+
+async def print_report(settings: Settings, args: argparse.Namespace) -> None:
+    """The same report as `GET /api/reports`, for every team or `--team`, to stdout."""
+    tz = ZoneInfo(settings.report_timezone)
+    since, until = parse_period(args.since, args.until, tz)
+    group_by = parse_group_by(args.group_by)
+    hours = reports.opening_hours_of(settings.opening_hours)
+    if args.team is not None and not TEAM.fullmatch(args.team):
+        raise ConfigError(f"--team {args.team!r} is not a team id")
+    contacts = contact_log_of(settings)
+    await contacts.open()
+    try:
+        report = await reports.report_of(
+            contacts, since=since, until=until, timezone=settings.report_timezone,
+            group_by=group_by, hours=hours,
+            teams=None if args.team is None else frozenset({args.team}))
+    finally:
+        await contacts.close()
+    if args.format == "json":
+        sys.stdout.write(reports.dumps(report) + "\n")
+    else:
+        sys.stdout.write(reports.render_csv(report, args.format))
+    sys.stdout.flush()
+
+
 def _runner() -> asyncio.Runner:
     try:
         import uvloop
@@ -94,6 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_token.add_argument("--team", action="append", required=True)
     p_token.add_argument("--hours", type=float, default=12.0)
     sub.add_parser("demo-links", help="print the demo accounts' sign-in links")
+    p_report = sub.add_parser("report", help="print a contact report (as GET /api/reports)")
+    p_report.add_argument("--from", dest="since", required=True,
+                          help="date (local midnight), ISO 8601 or Unix seconds")
+    p_report.add_argument("--to", dest="until", required=True, help="the same, exclusive")
+    p_report.add_argument("--group-by", default="",
+                          help="comma list of day, week, month, team, counsellor, channel, kind")
+    p_report.add_argument("--team", help="one team only (default: every team)")
+    p_report.add_argument("--format", default="json", choices=list(reports.FORMATS))
+    p_report.add_argument("--data-dir")
     args = parser.parse_args(argv)
 
     overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
@@ -115,6 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "demo-links":
         print_demo_links(settings)
+        return 0
+    if args.command == "report":
+        try:
+            asyncio.run(print_report(settings, args))
+        except (ConfigError, BrokerError) as exc:
+            print(f"report: {exc}", file=sys.stderr)
+            return 2
         return 0
     ssl_context = None
     if args.tls_cert or args.tls_key:

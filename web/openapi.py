@@ -17,9 +17,10 @@ from aiohttp import web
 
 from broker.credentials import ACCESS_CODE_DIGITS
 from broker.errors import BrokerError, ErrorCode
+from broker.report import GROUPS, NO_CHANNEL, SECONDS_KEYS
 from broker.types import PROTOCOL_VERSION, Channel, EndReason, Kind, State
 from signaling.schemas import LANGUAGES, SESSION_ID
-from web import api
+from web import api, reports
 
 PATH = "/api/openapi.json"
 Schema = dict[str, Any]
@@ -211,6 +212,32 @@ def schemas() -> dict[str, Schema]:
         "oldest_wait_seconds": nullable(SECONDS),
         "counsellors": obj({"online": COUNT, "busy": COUNT, "free": COUNT}),
     })
+    number_or_null = nullable({"type": "number", "minimum": 0})
+    rate = nullable({"type": "number", "minimum": 0, "maximum": 1})
+    figures: dict[str, Schema] = {
+        "contacts": {**COUNT, "description": "records where the customer was admitted"},
+        "seconds": obj({k: obj({"total": SECONDS, "mean": number_or_null,
+                                "median": number_or_null, "p90": number_or_null})
+                        for k in SECONDS_KEYS}),
+        "waiting_seconds": obj({"mean": number_or_null, "p90": number_or_null}),
+        "no_show_rate": {**rate, "description": "no-shows / records not cancelled"},
+        "fallback_rate": {**rate, "description": "contacts with fallback_used / contacts"},
+        "connection_failure_rate": {**rate, "description": "contacts ended "
+                                    "connection_failed / contacts"},
+        "outside_hours_share": {**rate, "description": "contacts admitted outside the "
+                                "opening hours / contacts"},
+        "satisfaction": obj({"count": COUNT, "mean": nullable(
+            {"type": "number", "minimum": 1, "maximum": 5})}),
+    }
+    group_values: dict[str, Schema] = {
+        "day": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+        "team": {"type": "string"},
+        "counsellor": {"type": "string"},
+        "channel": {"type": "string", "enum": [*(str(c) for c in Channel), NO_CHANNEL]},
+        "kind": {"type": "string", "enum": [str(k) for k in Kind]},
+    }
     all_codes = [str(c) for c in ErrorCode]
     code_table = ", ".join(f"`{c}` {BrokerError(c, '').http_status}" for c in ErrorCode)
     return {
@@ -257,6 +284,19 @@ def schemas() -> dict[str, Schema]:
         "ContactRecord": contact_record,
         "ContactList": obj({"contacts": {"type": "array", "items": ref("ContactRecord")}}),
         "TeamLoad": team_load,
+        "ReportFigures": obj(figures, description="see docs/protocol.md section 5.2"),
+        "ReportRow": obj({"group": obj({}, group_values,
+                                       description="the values of `group_by`, in order"),
+                          **figures}),
+        "Report": obj({
+            "from": TIME,
+            "to": TIME,
+            "timezone": {"type": "string"},
+            "group_by": {"type": "array", "items": {"type": "string", "enum": list(GROUPS)}},
+            "rows": {"type": "array", "items": ref("ReportRow"),
+                     "description": "groups holding at least one record, sorted"},
+            "total": ref("ReportFigures"),
+        }),
         "Load": obj({
             "at": TIME,
             "version": COUNT,
@@ -294,6 +334,10 @@ def schemas() -> dict[str, Schema]:
 
 
 # ---------------------------------------------------------------- paths
+
+
+_GROUP = "(?:" + "|".join(GROUPS) + ")"
+GROUP_BY_PATTERN = f"^(?:{_GROUP}(?:,{_GROUP})*)?$"
 
 
 def paths() -> dict[str, Schema]:
@@ -383,6 +427,44 @@ def paths() -> dict[str, Schema]:
                      "description": "Unix seconds or ISO 8601 with zone; default now + 1 s"},
                 ],
                 description="Admins see all, supervisors their teams, counsellors their own.",
+            ),
+        },
+        "/api/reports": {
+            "get": operation(
+                "getReport", "Contact figures for a period, grouped", "supervision", STAFF,
+                {"200": {
+                    "description": "The report: JSON, or CSV as an attachment",
+                    "content": {
+                        "application/json": {"schema": ref("Report")},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                }, **errors(400, 401, 403, 503)},
+                parameters=[
+                    {"name": "from", "in": "query", "required": True,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 40},
+                     "example": "2026-11-01",
+                     "description": "a date (local midnight in the report time zone), "
+                                    "ISO 8601 (without offset: local time) or Unix seconds"},
+                    {"name": "to", "in": "query", "required": True,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 40},
+                     "example": "2026-12-01",
+                     "description": "the same, exclusive; at most 400 days after from"},
+                    {"name": "group_by", "in": "query", "required": False,
+                     "schema": {"type": "string", "pattern": GROUP_BY_PATTERN},
+                     "example": "week,team,channel",
+                     "description": "comma list of " + ", ".join(GROUPS)},
+                    {"name": "team", "in": "query", "required": False,
+                     "schema": ref("TeamId"),
+                     "description": "one team (a supervisor: one they lead)"},
+                    {"name": "format", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": list(reports.FORMATS),
+                                "default": "json"},
+                     "description": "csv: RFC 4180; csv-de: semicolons, decimal comma, "
+                                    "UTF-8 with BOM"},
+                ],
+                description="Supervisors for the teams they lead, admins for all; grouping "
+                            "by counsellor only within those teams. Definitions of every "
+                            "figure: docs/protocol.md section 5.2.",
             ),
         },
         "/api/contacts/{session}": {

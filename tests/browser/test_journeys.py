@@ -27,6 +27,7 @@ from tests.browser.conftest import (
     shot,
 )
 from tests.conftest import Broker
+from tests.functional.test_session_flow import active_pair
 
 
 async def until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0,
@@ -299,3 +300,49 @@ async def test_a_new_sign_in_link_renews_the_open_console(site: Broker,
     await page.evaluate(f"location.hash = '#token={site.staff_token(ttl=3600)}'")
     await until(lambda: _has_text(page, "#status", "erneuert"), what="renewed sign-in")
     assert errors.errors == []
+
+
+async def test_a_team_lead_reads_and_downloads_the_contact_report(
+    site: Broker, chromium: Browser,
+) -> None:
+    """A call ran today; the team lead opens the reports, sees it in the chart, the
+    duration table and the contact table (with the total), switches to English, and
+    downloads the German spreadsheet file. The view passes axe-core."""
+    created, counsellor, customer = await active_pair(site, customer_ref="K-report")
+    await customer.call("media_state", {"state": "connected"})
+    await asyncio.sleep(0.3)  # talking
+    ack = await counsellor.call("end", {"session": created["session"], "outcome": "completed"})
+    assert ack["ok"], ack
+    for peer in (counsellor, customer):
+        await peer.close()
+
+    lead = site.staff_token("lead", role=Role.SUPERVISOR)
+    page = await (await new_context(chromium)).new_page()
+    await page.goto(f"{site.url}/supervisor#token={lead}")
+    await visible(page, "#reports")
+    await page.check("input[name='rep-by'][value='channel']")
+    await page.click("#report-form button[type='submit']")
+    await visible(page, "#rep-results")
+    total = page.locator("#rep-table tfoot td").first
+    assert (await total.inner_text()).strip() == "1"
+    assert await page.locator("#rep-duration-rows tr[data-channel='video']").count() == 1
+    assert await page.locator("#rep-period-chart rect.bar-video").count() == 1
+    assert "1" in await page.locator("#rep-status").inner_text()
+    await shot(page, "supervisor-report-de")
+    assert not await axe(page), describe(await axe(page))
+
+    await page.select_option("#lang", "en")
+    await until(lambda: _text_has(page, "#rep-table thead", "Contacts"), what="English report")
+    async with page.expect_download() as info:
+        await page.click("#rep-csv-de")
+    download = await info.value
+    assert download.suggested_filename.endswith(".csv")
+    path = await download.path()
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "Excel needs the BOM to read UTF-8"
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert ";" in lines[0] and len(lines) >= 2
+
+
+async def _text_has(page: Page, selector: str, text: str) -> bool:
+    return text in await page.locator(selector).inner_text()

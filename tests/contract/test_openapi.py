@@ -216,6 +216,10 @@ async def test_a_whole_session_validates_against_the_document(make_broker: MakeB
                  query={"from": "2020-01-01T00:00:00Z", "to": str(time.time() + 10)})
     listed = await c.call("GET", "/api/sessions", staff, expect=200)
     assert {r["session_id"] for r in listed["closed_today"]} == {other["session"], sid2}
+    report = await c.call("GET", "/api/reports", sup, expect=200, query={
+        "from": str(time.time() - 86400), "to": str(time.time() + 10),
+        "group_by": "day,team,channel,kind"})
+    assert report["total"]["contacts"] == 1 and len(report["rows"]) == 1  # + a cancelled one
 
     # every documented operation answered its success status at least once
     successes = {(p, m) for p, m, status in c.seen if status < 300}
@@ -256,6 +260,8 @@ async def test_refusals_validate_against_the_document(make_broker: MakeBroker) -
     await c.call("GET", "/api/contacts", staff, query={"from": "yesterday"}, expect=400)
     await c.call("GET", "/api/contacts/{session}", staff, session=sid, expect=404)
     await c.call("GET", "/api/load", staff, expect=403)
+    await c.call("GET", "/api/reports", staff, query={"from": "0", "to": "1"}, expect=403)
+    await c.call("GET", "/api/reports", sup, query={"from": "1", "to": "0"}, expect=400)
 
     created2, _counsellor, _customer = await active_pair(broker)
     await c.call("POST", "/api/sessions/{session}/cancel", staff,

@@ -12,6 +12,7 @@ import {
   watchStaffConnection,
 } from "./common.js";
 import { locale, onLanguageChange, t } from "./i18n.js";
+import { setupReports } from "./reports.js";
 import {
   api,
   clockTime,
@@ -32,6 +33,7 @@ const status = $("#status");
 const error = $("#error");
 
 let token = staffToken("supervisor");
+let reports = null; // the reports view, set up once signed in
 let socket = null;
 let expired = false;
 
@@ -293,6 +295,7 @@ function start() {
     show($("#no-token"), false);
     show($("#load"), true);
     fetchChart();
+    if (!reports) reports = setupReports(() => token, fail);
   });
 
   watchStaffConnection(socket, "supervisor", status, fail);
@@ -321,6 +324,7 @@ onLanguageChange(() => {
   lastSummary = "";
   render();
   renderChart();
+  if (reports) reports.rerender();
 });
 
 if (!token) {
