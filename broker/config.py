@@ -67,12 +67,16 @@ class Settings:
     # webhooks: these URLs hear of sessions as they happen, signed with the secret
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = field(default="", repr=False)
+    # a failed delivery is tried again after base, 2 x base, 4 x base ... at most max
+    # seconds apart, and given up (logged) once the event is this old
+    webhook_retry_base_seconds: float = 1.0
+    webhook_retry_max_seconds: float = 600.0
+    webhook_give_up_hours: float = 48.0
+    webhook_timeout_seconds: float = 10.0  # one request, connect to last byte
     # reports: periods and opening hours are read in this zone; opening hours as
     # comma-separated "<days> <HH:MM>-<HH:MM>" entries, days "Mon-Fri" or "Sat"
     report_timezone: str = "Europe/Berlin"
     opening_hours: str = "Mon-Fri 08:00-18:00"
-    # contact records older than this are rolled up into daily figures and deleted
-    retention_days: int = 90
     turn_ttl_seconds: float = 4 * 3600.0
     # transport limits
     allowed_origins: tuple[str, ...] = ()  # besides public_url
@@ -192,8 +196,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
                               "loopback)")
     if settings.webhook_urls and len(settings.webhook_secret) < 16:
         raise ConfigError(f"{PREFIX}WEBHOOK_URLS needs {PREFIX}WEBHOOK_SECRET (16+ characters)")
-    if settings.retention_days < 1:
-        raise ConfigError(f"{PREFIX}RETENTION_DAYS must be at least 1")
+    if min(settings.webhook_retry_base_seconds, settings.webhook_retry_max_seconds,
+           settings.webhook_give_up_hours, settings.webhook_timeout_seconds) <= 0:
+        raise ConfigError(f"{PREFIX}WEBHOOK_RETRY_BASE_SECONDS, _RETRY_MAX_SECONDS, "
+                          "_GIVE_UP_HOURS and _TIMEOUT_SECONDS must be > 0")
     try:
         ZoneInfo(settings.report_timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -51,6 +51,7 @@ from broker.record import ContactRecord, record_of
 from broker.session import Policy, Session, clone, session_to_dict
 from broker.store.base import NodeParties, Store
 from broker.types import Channel, CustomerRef, Kind, Role, SessionId, StaffId, State, TeamId
+from broker.webhooks import WebhookEvents
 
 log = logging.getLogger("broker.session")
 
@@ -92,6 +93,7 @@ class SessionService:
         clock: Callable[[], float] = time.time,
         node: str | None = None,
         node_timeout: float = 6.0,
+        webhooks: WebhookEvents | None = None,
     ) -> None:
         self.store = store
         self.contacts = contacts
@@ -113,6 +115,8 @@ class SessionService:
         self.node = node or uuid.uuid4().hex[:12]
         self.node_timeout = node_timeout
         self._generation: str | None = None
+        # the outbox entries each step causes, written with it (no URLs: none)
+        self.webhooks = webhooks or WebhookEvents()
 
     def now(self) -> float:
         return self._clock()
@@ -144,7 +148,8 @@ class SessionService:
             kind=kind, access_code=code, policy=self.policy, last_event_at=now,
             code_nonce=nonce,
         )
-        await self.contacts.append(sid, 0, now, _created_entry(s, nonce))
+        await self.contacts.append(sid, 0, now, _created_entry(s, nonce),
+                                   outbox=self.webhooks.created(s))
         await self.store.put(s, None)
         self._signal_load()
         await self._arm(s)
@@ -257,7 +262,8 @@ class SessionService:
         now = self.now() if at is None else max(at, before.last_event_at)
         effects = after.handle(event, now)
         if _changed(before, after):
-            await self.contacts.append(session_id, after.version, now, input_to_log(event))
+            await self.contacts.append(session_id, after.version, now, input_to_log(event),
+                                       outbox=self.webhooks.step(before, after, event, now))
             await self.store.put(after, before.version)
             self._signal_load()
             if (after.state is State.ACTIVE and before.state is not State.ACTIVE
@@ -292,7 +298,7 @@ class SessionService:
 
     async def _close(self, s: Session) -> None:
         record = record_of(s)
-        written = await self.contacts.close_session(record)
+        written = await self._write_record(record)
         await self.store.remove(s.id)
         self._disarm(s.id)
         if self.on_closed is not None:
@@ -301,6 +307,10 @@ class SessionService:
             "session %s closed state=%s reason=%s written=%s seconds=%s",
             s.id, s.state, s.end_reason, written, record.seconds,
         )
+
+    async def _write_record(self, record: ContactRecord) -> bool:
+        """The record, and with it (the first time only) its `session.ended` event."""
+        return await self.contacts.close_session(record, outbox=self.webhooks.ended(record))
 
     # ------------------------------------------------------------ connections
 
@@ -576,7 +586,7 @@ class SessionService:
             s.handle(Interrupt(at), self.now())
             await self.contacts.append(sid, s.version, at, input_to_log(Interrupt(at)))
         if s.state.terminal:
-            await self.contacts.close_session(record_of(s))
+            await self._write_record(record_of(s))
             await self.store.remove(sid)
             log.info("session %s closed after restart as %s", sid, s.end_reason)
             return str(s.end_reason)
@@ -612,7 +622,7 @@ class SessionService:
         if held is not None and (not replace or held.version >= s.version):
             return True  # another process was quicker, or nothing to catch up
         if s.state.terminal:  # closed, but the record was never written: write it now
-            await self.contacts.close_session(record_of(s))
+            await self._write_record(record_of(s))
             await self.store.remove(sid)
             return False
         try:

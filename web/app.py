@@ -23,11 +23,13 @@ from broker.session import Policy
 from broker.staffauth import staff_auth_for
 from broker.store.memory import MemoryStore
 from broker.store.redis import RedisStore
+from broker.webhooks import WebhookEvents
 from signaling.server import create_signaling
 from web import api, openapi, pages
 from web.keys import SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
 from web.middleware import error_middleware, refuse_compressed_signalling, security_headers
 from web.secrets_file import load_or_create_secret
+from web.webhooks import WebhookDeliverer
 
 log = logging.getLogger("web.app")
 
@@ -53,7 +55,14 @@ def create_app(settings: Settings) -> web.Application:
         contacts, issuer, policy,
         link_valid_after_start=settings.link_valid_hours_after_start * 3600,
         node_timeout=settings.node_timeout_seconds,
+        webhooks=WebhookEvents(settings.webhook_urls),
     )
+    # webhooks: every process sends from the shared outbox; new rows wake it at once
+    deliverer: WebhookDeliverer | None = None
+    if settings.webhook_urls:
+        deliverer = WebhookDeliverer(contacts, settings, service.node, service.now,
+                                     alone=not service.store.shared)
+        contacts.on_outbox = deliverer.wake
     app = web.Application(client_max_size=settings.max_body_bytes,
                           middlewares=[security_headers, error_middleware,
                                        refuse_compressed_signalling])
@@ -77,6 +86,8 @@ def create_app(settings: Settings) -> web.Application:
         if service.store.shared:  # several processes: reaper and live-load watcher
             loops.append(asyncio.create_task(service.reap_forever()))
             loops.append(asyncio.create_task(pusher.watch_forever()))
+        if deliverer is not None:
+            loops.append(asyncio.create_task(deliverer.run_forever()))
         log.info("broker ready on %s (node %s)", settings.base_url, service.node)
         yield
         for loop in loops:

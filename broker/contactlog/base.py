@@ -5,11 +5,17 @@
 - `close` writes the contact record once: a second close of the same session is a no-op
   that returns False. It also drops the session's write-ahead events (data minimisation).
 - `unfinished` returns the event streams of sessions that have no record yet, for recovery.
+- The webhook outbox: `append` and `close_session` take the outbox entries their step
+  causes and write them in the same transaction, so a crash can neither lose an event nor
+  invent one (a step that conflicts, or a record that exists already, writes none).
+  `claim_outbox` leases due rows to one process, the oldest undelivered row of each
+  (session, URL) only, so that a session's events go out in order; `outbox_delivered` and
+  `outbox_failed` settle a claim; `purge_outbox` forgets settled rows after a while.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,15 +54,76 @@ class LoggedEvent:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One webhook event for one target URL, to be written with the step that causes it.
+    `body` is the exact JSON text every attempt sends (its signature covers it)."""
+
+    event_id: str
+    session_id: str
+    type: str
+    at: float
+    url: str
+    body: str
+
+
+# what an outbox row is doing
+PENDING, DELIVERED, GAVE_UP = "pending", "delivered", "gave_up"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """An outbox row as read back: `at` is when the event happened (the row is due from
+    then), `attempts` counts claims (the current one included), `next_at` is when it is due
+    again, `done_at` when it was delivered or given up."""
+
+    id: int
+    event_id: str
+    session_id: str
+    type: str
+    at: float
+    url: str
+    body: str
+    status: str
+    attempts: int
+    next_at: float
+    done_at: float | None
+    last_error: str
+
+
+OUTBOX_COLUMNS = ("id", "event_id", "session_id", "type", "at", "url", "body", "status",
+                  "attempts", "next_at", "done_at", "last_error")
+
+
+def outbox_row(row: Mapping[str, Any]) -> OutboxRow:
+    return OutboxRow(**{c: row[c] for c in OUTBOX_COLUMNS})
+
+
+# the head of its queue: pending, and the oldest unsettled row of its (session, URL). A
+# claim takes heads that are also due and not leased (the same clause on both backends).
+OUTBOX_HEAD = (
+    "o.status = 'pending' AND NOT EXISTS (SELECT 1 FROM webhook_outbox p "
+    "WHERE p.session_id = o.session_id AND p.url = o.url AND p.id < o.id "
+    "AND p.status = 'pending')"
+)
+
+
 class ContactLog(Protocol):
+    # called (on the event loop) after a write that added outbox rows: wakes the deliverer
+    on_outbox: Callable[[], None] | None
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
-    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any]) -> None:
-        ...
+    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any],
+                     outbox: Sequence[OutboxEntry] = ()) -> None:
+        """Write one step ahead, and the outbox entries it causes, in one transaction."""
 
-    async def close_session(self, record: ContactRecord) -> bool: ...
+    async def close_session(self, record: ContactRecord,
+                            outbox: Sequence[OutboxEntry] = ()) -> bool:
+        """Write the record once (False: it existed already), and with it, in the same
+        transaction and only if it is new, the outbox entries it causes."""
 
     async def unfinished(self, session_id: str | None = None) -> dict[str, list[LoggedEvent]]:
         """Event streams of sessions without a record (`session_id`: of that one only)."""
@@ -79,3 +146,31 @@ class ContactLog(Protocol):
         self, since: float, until: float, teams: frozenset[str] | None = None,
         counsellor: str | None = None,
     ) -> list[dict[str, Any]]: ...
+
+    # ------------------------------------------------------------ webhook outbox
+
+    async def claim_outbox(self, node: str, now: float, lease_seconds: float,
+                           limit: int = 50) -> list[OutboxRow]:
+        """Lease up to `limit` due rows to `node` until `now + lease_seconds` and count an
+        attempt on each: rows another process holds are skipped, and a session's later
+        events wait until its earlier ones are settled (per URL)."""
+
+    async def outbox_delivered(self, row_id: int, now: float) -> None: ...
+
+    async def outbox_failed(self, row_id: int, now: float, retry_at: float | None,
+                            error: str) -> None:
+        """An attempt failed: due again at `retry_at` (and the rows queued behind it in
+        its session and URL not before then), or given up (None)."""
+
+    async def release_outbox_leases(self) -> int:
+        """End every lease (a process alone on the log, at its start: they were its dead
+        predecessor's); returns how many there were."""
+
+    async def outbox_next_due(self) -> float | None:
+        """When the next claimable row falls due (its retry time or its lease's end)."""
+
+    async def purge_outbox(self, settled_before: float) -> int:
+        """Delete rows delivered or given up before this time; returns how many."""
+
+    async def outbox_rows(self, session_id: str | None = None) -> list[OutboxRow]:
+        """Every row (of one session), oldest first: for tests and operators."""

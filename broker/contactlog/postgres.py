@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -24,9 +24,16 @@ import asyncpg  # type: ignore[import-untyped]
 
 from broker.contactlog.base import (
     CONTACT_COLUMNS,
+    GAVE_UP,
+    OUTBOX_COLUMNS,
+    OUTBOX_HEAD,
+    PENDING,
     LoggedEvent,
+    OutboxEntry,
+    OutboxRow,
     contact_from_columns,
     contact_values,
+    outbox_row,
 )
 from broker.errors import Conflict, ContactLogUnavailable
 from broker.record import ContactRecord
@@ -83,6 +90,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 2: the webhook outbox, one row per (event, target URL); several processes claim rows
+    # with FOR UPDATE SKIP LOCKED and hold them by a lease while they send
+    (
+        """
+        CREATE TABLE webhook_outbox (
+            id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            event_id    text NOT NULL,
+            session_id  text NOT NULL,
+            type        text NOT NULL,
+            at          double precision NOT NULL,
+            url         text NOT NULL,
+            body        text NOT NULL,
+            status      text NOT NULL DEFAULT 'pending',
+            attempts    integer NOT NULL DEFAULT 0,
+            next_at     double precision NOT NULL,
+            lease_until double precision NOT NULL DEFAULT 0,
+            claimed_by  text,
+            done_at     double precision,
+            last_error  text NOT NULL DEFAULT '',
+            UNIQUE (event_id, url)
+        )
+        """,
+        "CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE status = 'pending'",
+        "CREATE INDEX webhook_outbox_queue ON webhook_outbox (session_id, url, id) "
+        "WHERE status = 'pending'",
+        "CREATE INDEX webhook_outbox_done ON webhook_outbox (done_at) WHERE status <> 'pending'",
+    ),
 )
 
 # pg_advisory_lock key held while migrating: one per database, whatever the process.
@@ -108,6 +142,38 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.ReadOnlySQLTransactionError,
 )
+
+
+_INSERT_EVENT = "INSERT INTO session_events (session_id, seq, at, data) VALUES ($1,$2,$3,$4)"
+_INSERT_OUTBOX = (
+    "INSERT INTO webhook_outbox (event_id, session_id, type, at, url, body, next_at) "
+    "VALUES ($1,$2,$3,$4,$5,$6,$4) ON CONFLICT (event_id, url) DO NOTHING"
+)
+_OUTBOX_RETURNING = ", ".join(f"o.{c}" for c in OUTBOX_COLUMNS)
+# lease due heads; rows another process is claiming right now are skipped, not waited for
+# (its lease, once committed, keeps them and the rows queued behind them out of reach)
+_CLAIM_OUTBOX = (
+    "WITH due AS (SELECT o.id FROM webhook_outbox o "  # noqa: S608
+    f"WHERE {OUTBOX_HEAD} AND o.next_at <= $1 AND o.lease_until <= $1 "
+    "ORDER BY o.next_at, o.id LIMIT $4 FOR UPDATE SKIP LOCKED) "
+    "UPDATE webhook_outbox o SET lease_until = $1 + $2, claimed_by = $3, "
+    "attempts = o.attempts + 1 FROM due WHERE o.id = due.id "
+    f"RETURNING {_OUTBOX_RETURNING}"
+)
+_NEXT_DUE = ("SELECT min(GREATEST(o.next_at, o.lease_until)) "  # noqa: S608
+             f"FROM webhook_outbox o WHERE {OUTBOX_HEAD}")
+_OUTBOX_SELECT = f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM webhook_outbox"  # noqa: S608
+# the rows queued behind one that failed are not due before it is (so a claim need not
+# step over them, however long the queue grows while a receiver is down)
+_HOLD_BACK = ("UPDATE webhook_outbox SET next_at = GREATEST(next_at, $1) "
+              "WHERE status = 'pending' AND id > $2 AND (session_id, url) = "
+              "(SELECT session_id, url FROM webhook_outbox WHERE id = $2)")
+
+
+async def _write_outbox(conn: _Connection, outbox: Sequence[OutboxEntry]) -> None:
+    for e in outbox:
+        await conn.execute(_INSERT_OUTBOX, e.event_id, e.session_id, e.type, e.at, e.url,
+                           e.body)
 
 
 _UNFINISHED = ("SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
@@ -216,6 +282,7 @@ class PostgresContactLog:
         self._connect_timeout = connect_timeout
         self._pool: _Pool | None = None
         self._down = False  # an outage is logged once, and so is the recovery
+        self.on_outbox: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresContactLog({describe(self._dsn)!r})"
@@ -263,23 +330,37 @@ class PostgresContactLog:
             self._down = False
             log.warning("contact log reachable again")
 
-    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any]) -> None:
+    def _outbox_written(self, outbox: Sequence[OutboxEntry]) -> None:
+        if outbox and self.on_outbox is not None:
+            self.on_outbox()
+
+    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any],
+                     outbox: Sequence[OutboxEntry] = ()) -> None:
         async with self._connection() as conn:
             try:
-                await conn.execute(
-                    "INSERT INTO session_events (session_id, seq, at, data) VALUES ($1,$2,$3,$4)",
-                    session_id, seq, at, data,
-                )
+                if not outbox:  # one statement: its own transaction, one round trip
+                    await conn.execute(_INSERT_EVENT, session_id, seq, at, data)
+                else:
+                    async with conn.transaction():
+                        await conn.execute(_INSERT_EVENT, session_id, seq, at, data)
+                        await _write_outbox(conn, outbox)
             except asyncpg.UniqueViolationError:
                 raise Conflict(f"step {seq} of session {session_id} is logged already") from None
+        self._outbox_written(outbox)
 
-    async def close_session(self, record: ContactRecord) -> bool:
+    async def close_session(self, record: ContactRecord,
+                            outbox: Sequence[OutboxEntry] = ()) -> bool:
         args = _contact_args(record)
         async with self._connection() as conn, conn.transaction():
             status = await conn.execute(_INSERT_CONTACT, *args)
+            written = status == "INSERT 0 1"
+            if written:  # a second close causes no second event
+                await _write_outbox(conn, outbox)
             await conn.execute("DELETE FROM session_events WHERE session_id = $1",
                                record.session_id)
-        return status == "INSERT 0 1"
+        if written:
+            self._outbox_written(outbox)
+        return written
 
     async def unfinished(self, session_id: str | None = None) -> dict[str, list[LoggedEvent]]:
         async with self._connection() as conn:
@@ -343,3 +424,57 @@ class PostgresContactLog:
             rows = await conn.fetch(sql, *args)
         return [contact_from_columns(r) for r in rows]
 
+    # ------------------------------------------------------------ webhook outbox
+
+    async def claim_outbox(self, node: str, now: float, lease_seconds: float,
+                           limit: int = 50) -> list[OutboxRow]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(_CLAIM_OUTBOX, now, lease_seconds, node, limit)
+        return sorted((outbox_row(r) for r in rows), key=lambda r: (r.next_at, r.id))
+
+    async def outbox_delivered(self, row_id: int, now: float) -> None:
+        async with self._connection() as conn:
+            await conn.execute("UPDATE webhook_outbox SET status = 'delivered', done_at = $1, "
+                               "lease_until = 0, last_error = '' WHERE id = $2", now, row_id)
+
+    async def outbox_failed(self, row_id: int, now: float, retry_at: float | None,
+                            error: str) -> None:
+        async with self._connection() as conn:
+            if retry_at is None:
+                await conn.execute(
+                    "UPDATE webhook_outbox SET status = $1, done_at = $2, lease_until = 0, "
+                    "last_error = $3 WHERE id = $4 AND status = $5",
+                    GAVE_UP, now, error, row_id, PENDING)
+            else:
+                async with conn.transaction():
+                    await conn.execute(
+                        "UPDATE webhook_outbox SET next_at = $1, lease_until = 0, "
+                        "last_error = $2 WHERE id = $3 AND status = $4",
+                        retry_at, error, row_id, PENDING)
+                    await conn.execute(_HOLD_BACK, retry_at, row_id)
+
+    async def release_outbox_leases(self) -> int:
+        async with self._connection() as conn:
+            status = await conn.execute("UPDATE webhook_outbox SET lease_until = 0 "
+                                        "WHERE status = 'pending' AND lease_until > 0")
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def outbox_next_due(self) -> float | None:
+        async with self._connection() as conn:
+            due = await conn.fetchval(_NEXT_DUE)
+        return None if due is None else float(due)
+
+    async def purge_outbox(self, settled_before: float) -> int:
+        async with self._connection() as conn:
+            status = await conn.execute("DELETE FROM webhook_outbox WHERE status <> 'pending' "
+                                        "AND done_at < $1", settled_before)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def outbox_rows(self, session_id: str | None = None) -> list[OutboxRow]:
+        async with self._connection() as conn:
+            if session_id is None:
+                rows = await conn.fetch(f"{_OUTBOX_SELECT} ORDER BY id")
+            else:
+                rows = await conn.fetch(f"{_OUTBOX_SELECT} WHERE session_id = $1 ORDER BY id",
+                                        session_id)
+        return [outbox_row(r) for r in rows]

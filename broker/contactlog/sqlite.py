@@ -11,16 +11,23 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from broker.contactlog.base import (
     CONTACT_COLUMNS,
+    GAVE_UP,
+    OUTBOX_COLUMNS,
+    OUTBOX_HEAD,
+    PENDING,
     LoggedEvent,
+    OutboxEntry,
+    OutboxRow,
     contact_from_columns,
     contact_values,
+    outbox_row,
 )
 from broker.errors import Conflict
 from broker.record import ContactRecord
@@ -79,7 +86,56 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 2: the webhook outbox, one row per (event, target URL)
+    (
+        """
+        CREATE TABLE webhook_outbox (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id    TEXT NOT NULL,
+            session_id  TEXT NOT NULL,
+            type        TEXT NOT NULL,
+            at          REAL NOT NULL,
+            url         TEXT NOT NULL,
+            body        TEXT NOT NULL,
+            status      TEXT NOT NULL DEFAULT 'pending',
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            next_at     REAL NOT NULL,
+            lease_until REAL NOT NULL DEFAULT 0,
+            claimed_by  TEXT,
+            done_at     REAL,
+            last_error  TEXT NOT NULL DEFAULT '',
+            UNIQUE (event_id, url)
+        )
+        """,
+        """
+        CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE status = 'pending'
+        """,
+        """
+        CREATE INDEX webhook_outbox_queue ON webhook_outbox (session_id, url, id)
+            WHERE status = 'pending'
+        """,
+        """
+        CREATE INDEX webhook_outbox_done ON webhook_outbox (done_at) WHERE status <> 'pending'
+        """,
+    ),
 )
+
+_INSERT_OUTBOX = (
+    "INSERT INTO webhook_outbox (event_id, session_id, type, at, url, body, next_at) "
+    "VALUES (?,?,?,?,?,?,?) ON CONFLICT (event_id, url) DO NOTHING"
+)
+_CLAIMABLE = f"FROM webhook_outbox o WHERE {OUTBOX_HEAD}"
+# the rows queued behind one that failed are not due before it is (so a claim need not
+# step over them, however long the queue grows while a receiver is down)
+_HOLD_BACK = ("UPDATE webhook_outbox SET next_at = max(next_at, ?) WHERE status = 'pending' "
+              "AND id > ? AND (session_id, url) = "
+              "(SELECT session_id, url FROM webhook_outbox WHERE id = ?)")
+_OUTBOX_SELECT = f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM webhook_outbox"  # noqa: S608
+
+
+def _write_outbox(db: sqlite3.Connection, outbox: Sequence[OutboxEntry]) -> None:
+    db.executemany(_INSERT_OUTBOX, [(e.event_id, e.session_id, e.type, e.at, e.url, e.body,
+                                     e.at) for e in outbox])
 
 def _contact_row(r: ContactRecord) -> tuple[Any, ...]:
     values = contact_values(r)
@@ -128,6 +184,11 @@ class SqliteContactLog:
         self._synchronous = synchronous
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contactlog")
         self._db: sqlite3.Connection | None = None
+        self.on_outbox: Callable[[], None] | None = None
+
+    def _outbox_written(self, outbox: Sequence[OutboxEntry]) -> None:
+        if outbox and self.on_outbox is not None:
+            self.on_outbox()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -159,22 +220,27 @@ class SqliteContactLog:
         await asyncio.get_running_loop().run_in_executor(self._pool, shut)
         self._pool.shutdown(wait=True)
 
-    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any]) -> None:
+    async def append(self, session_id: str, seq: int, at: float, data: dict[str, Any],
+                     outbox: Sequence[OutboxEntry] = ()) -> None:
         text = json.dumps(data, separators=(",", ":"))
 
         def write(db: sqlite3.Connection) -> None:
-            try:
-                with db:
+            with db:
+                try:
                     db.execute(
                         "INSERT INTO session_events (session_id, seq, at, data) VALUES (?,?,?,?)",
                         (session_id, seq, at, text),
                     )
-            except sqlite3.IntegrityError:
-                raise Conflict(f"step {seq} of session {session_id} is logged already") from None
+                except sqlite3.IntegrityError:
+                    raise Conflict(
+                        f"step {seq} of session {session_id} is logged already") from None
+                _write_outbox(db, outbox)
 
         await self._run(write)
+        self._outbox_written(outbox)
 
-    async def close_session(self, record: ContactRecord) -> bool:
+    async def close_session(self, record: ContactRecord,
+                            outbox: Sequence[OutboxEntry] = ()) -> bool:
         row = _contact_row(record)
         marks = ",".join("?" * len(CONTACT_COLUMNS))
 
@@ -185,10 +251,16 @@ class SqliteContactLog:
                     "ON CONFLICT (session_id) DO NOTHING",
                     row,
                 )
+                written = cur.rowcount == 1
+                if written:  # a second close causes no second event
+                    _write_outbox(db, outbox)
                 db.execute("DELETE FROM session_events WHERE session_id = ?", (record.session_id,))
-                return cur.rowcount == 1
+                return written
 
-        return await self._run(write)
+        written = await self._run(write)
+        if written:
+            self._outbox_written(outbox)
+        return written
 
     async def unfinished(self, session_id: str | None = None) -> dict[str, list[LoggedEvent]]:
         def read(db: sqlite3.Connection) -> dict[str, list[LoggedEvent]]:
@@ -265,5 +337,80 @@ class SqliteContactLog:
 
         def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
             return [_contact_dict(r) for r in db.execute(sql, args)]
+
+        return await self._run(read)
+
+    # ------------------------------------------------------------ webhook outbox
+
+    async def claim_outbox(self, node: str, now: float, lease_seconds: float,
+                           limit: int = 50) -> list[OutboxRow]:
+        def claim(db: sqlite3.Connection) -> list[OutboxRow]:
+            with db:  # one statement: atomic against another connection's claim too
+                rows = db.execute(
+                    "UPDATE webhook_outbox SET lease_until = ?, claimed_by = ?, "  # noqa: S608
+                    "attempts = attempts + 1 WHERE id IN "
+                    f"(SELECT o.id {_CLAIMABLE} AND o.next_at <= ? AND o.lease_until <= ? "
+                    f"ORDER BY o.next_at, o.id LIMIT ?) RETURNING {', '.join(OUTBOX_COLUMNS)}",
+                    (now + lease_seconds, node, now, now, limit)).fetchall()
+            return sorted((outbox_row(r) for r in rows), key=lambda r: (r.next_at, r.id))
+
+        return await self._run(claim)
+
+    async def outbox_delivered(self, row_id: int, now: float) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("UPDATE webhook_outbox SET status = 'delivered', done_at = ?, "
+                           "lease_until = 0, last_error = '' WHERE id = ?", (now, row_id))
+
+        await self._run(write)
+
+    async def outbox_failed(self, row_id: int, now: float, retry_at: float | None,
+                            error: str) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                if retry_at is None:
+                    db.execute("UPDATE webhook_outbox SET status = ?, done_at = ?, "
+                               "lease_until = 0, last_error = ? WHERE id = ? AND status = ?",
+                               (GAVE_UP, now, error, row_id, PENDING))
+                else:
+                    db.execute("UPDATE webhook_outbox SET next_at = ?, lease_until = 0, "
+                               "last_error = ? WHERE id = ? AND status = ?",
+                               (retry_at, error, row_id, PENDING))
+                    db.execute(_HOLD_BACK, (retry_at, row_id, row_id))
+
+        await self._run(write)
+
+    async def release_outbox_leases(self) -> int:
+        def write(db: sqlite3.Connection) -> int:
+            with db:
+                return db.execute("UPDATE webhook_outbox SET lease_until = 0 "
+                                  "WHERE status = 'pending' AND lease_until > 0").rowcount
+
+        return await self._run(write)
+
+    async def outbox_next_due(self) -> float | None:
+        def read(db: sqlite3.Connection) -> float | None:
+            row = db.execute(f"SELECT min(max(o.next_at, o.lease_until)) {_CLAIMABLE}").fetchone()
+            return None if row is None or row[0] is None else float(row[0])
+
+        return await self._run(read)
+
+    async def purge_outbox(self, settled_before: float) -> int:
+        def write(db: sqlite3.Connection) -> int:
+            with db:
+                cur = db.execute("DELETE FROM webhook_outbox WHERE status <> 'pending' "
+                                 "AND done_at < ?", (settled_before,))
+                return cur.rowcount
+
+        return await self._run(write)
+
+    async def outbox_rows(self, session_id: str | None = None) -> list[OutboxRow]:
+        def read(db: sqlite3.Connection) -> list[OutboxRow]:
+            if session_id is None:
+                rows = db.execute(f"{_OUTBOX_SELECT} ORDER BY id")
+            else:
+                rows = db.execute(f"{_OUTBOX_SELECT} WHERE session_id = ? ORDER BY id",
+                                  (session_id,))
+            return [outbox_row(r) for r in rows]
 
         return await self._run(read)
