@@ -242,6 +242,28 @@ async def exchange_code(request: web.Request) -> web.Response:
     return web.json_response(link_json(request, s))
 
 
+async def rate(request: web.Request) -> web.Response:
+    """The customer's optional rating after the call, with the link's own token. It is kept
+    with the contact record only (never with a name), once: the first rating stays."""
+    service = request.app[SERVICE]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the customer link's token is required")
+    who = service.issuer.check_customer(token.strip(), service.now())
+    score = (await body(request, {"score"})).get("score")
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise BadInput("score is a whole number from 1 to 5")
+    if not await service.contacts.is_closed(who.session_id):
+        s = await service.get(who.session_id)  # 404 if there is no such session at all
+        if who.generation != s.link_generation:
+            raise AccessDenied(ErrorCode.LINK_REVOKED, "this link has been replaced")
+        raise BrokerError(ErrorCode.CONFLICT, "the conversation has not ended yet")
+    if not await service.contacts.rate(who.session_id, score):
+        raise BrokerError(ErrorCode.CONFLICT, "this conversation has been rated already")
+    log.info("session %s rated", who.session_id)
+    return web.json_response({"session": who.session_id, "satisfaction": score})
+
+
 async def load(request: web.Request) -> web.Response:
     who = await staff(request, Role.SUPERVISOR)
     service = request.app[SERVICE]
@@ -342,6 +364,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/sessions/{session}/cancel", cancel_session)
     r.add_post("/api/join", exchange_code)
     r.add_get("/api/load", load)
+    r.add_post("/api/rating", rate)
     r.add_get("/api/contacts", contacts)
     r.add_get("/api/contacts/{session}", contact)
     from web import reports  # imported here: web.reports imports staff() from this module

@@ -129,6 +129,7 @@ def json_body(schema_name: str) -> Schema:
 Security = list[dict[str, list[str]]]
 STAFF: Security = [{"staffBearer": []}]
 PUBLIC: Security = []
+CUSTOMER: Security = [{"customerBearer": []}]
 SESSION_PARAM: Schema = {
     "name": "session", "in": "path", "required": True, "schema": ref("SessionId"),
 }
@@ -197,6 +198,8 @@ def schemas() -> dict[str, Schema]:
             "waiting_seconds": nullable(SECONDS),
             "setup_seconds": nullable(SECONDS),
             "fallback_used": {"type": "boolean"},
+            "satisfaction": nullable({"type": "integer", "minimum": 1, "maximum": 5,
+                                      "description": "the customer's rating after the call"}),
             "segments": {"type": "array", "items": {
                 "type": "array", "minItems": 3, "maxItems": 3,
                 "prefixItems": [ref("Channel"), TIME, TIME], "items": False,
@@ -324,6 +327,10 @@ def schemas() -> dict[str, Schema]:
                                         "null) when the token names exactly one team"},
             },
         ),
+        "Rating": obj({"score": {"type": "integer", "minimum": 1, "maximum": 5,
+                                 "description": "1 (not at all) to 5 (very) satisfied"}}),
+        "Rated": obj({"session": ref("SessionId"),
+                      "satisfaction": {"type": "integer", "minimum": 1, "maximum": 5}}),
         "JoinByCode": obj({"code": {
             "type": "string", "maxLength": 32,
             "description": f"{ACCESS_CODE_DIGITS} digits; spaces and - . / are ignored",
@@ -405,6 +412,17 @@ def paths() -> dict[str, Schema]:
                             "wrong codes), for everyone together, and per code; a refused "
                             "attempt answers 429 with `Retry-After`. A malformed or unknown "
                             "code is 404 `invalid_code`.",
+            ),
+        },
+        "/api/rating": {
+            "post": operation(
+                "rateContact", "The customer rates the ended conversation", "links", CUSTOMER,
+                {**ok("Rated", "Kept with the contact record"),
+                 **errors(400, 401, 404, 409, 413)},
+                requestBody=json_body("Rating"),
+                description="With the customer link's token, after the session ended; once "
+                            "(a second rating is 409 `conflict`). Stored with the contact "
+                            "record, never with a name.",
             ),
         },
         "/api/load": {
@@ -515,7 +533,10 @@ def document() -> Schema:
         "tags": [{"name": t} for t in ("sessions", "links", "supervision", "service")],
         "paths": paths(),
         "components": {
-            "securitySchemes": {"staffBearer": {
+            "securitySchemes": {"customerBearer": {
+                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "The customer link's token (the part after `/j#`).",
+            }, "staffBearer": {
                 "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                 "description": "A staff token: ours (HS256, `counselling-broker token`) or "
                                "the identity provider's (OpenID Connect). Roles: counsellor, "

@@ -138,6 +138,10 @@ class ContactLog(Protocol):
         """This node stops cleanly at `at`: its last beat still times interrupted calls, but
         it no longer counts as a live broker."""
 
+    async def rate(self, session_id: str, score: int) -> bool:
+        """The customer's rating (1-5) of a closed session, kept with its record; False if
+        the session has no record or was rated already (the first rating stays)."""
+
     async def is_closed(self, session_id: str) -> bool: ...
 
     async def contact(self, session_id: str) -> dict[str, Any] | None: ...

@@ -117,6 +117,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "WHERE status = 'pending'",
         "CREATE INDEX webhook_outbox_done ON webhook_outbox (done_at) WHERE status <> 'pending'",
     ),
+    (
+        # the customer's optional rating after the call (1-5), never with a name
+        "ALTER TABLE contacts ADD COLUMN satisfaction smallint "
+        "CHECK (satisfaction BETWEEN 1 AND 5)",
+    ),
 )
 
 # pg_advisory_lock key held while migrating: one per database, whatever the process.
@@ -125,7 +130,7 @@ MIGRATION_LOCK = int.from_bytes(b"cbschema", "big") & 0x7FFF_FFFF_FFFF_FFFF
 # waiting for another process's migration, or running one, may take longer than a query
 MIGRATION_TIMEOUT = 600.0
 
-_SELECT_CONTACTS = f"SELECT {', '.join(CONTACT_COLUMNS)} FROM contacts"  # noqa: S608
+_SELECT_CONTACTS = f"SELECT {', '.join(CONTACT_COLUMNS)}, satisfaction FROM contacts"  # noqa: S608
 _INSERT_CONTACT = (
     f"INSERT INTO contacts ({', '.join(CONTACT_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(CONTACT_COLUMNS) + 1))}) "
@@ -394,6 +399,13 @@ class PostgresContactLog:
             await conn.execute("DELETE FROM heartbeat WHERE node LIKE 'stopped:%'")
             await conn.execute("UPDATE heartbeat SET node = $1, at = $2 WHERE node = $3",
                                "stopped:" + node, at, node)
+
+    async def rate(self, session_id: str, score: int) -> bool:
+        async with self._connection() as conn:
+            done = await conn.execute(
+                "UPDATE contacts SET satisfaction = $1 "
+                "WHERE session_id = $2 AND satisfaction IS NULL", score, session_id)
+        return bool(done == "UPDATE 1")
 
     async def is_closed(self, session_id: str) -> bool:
         async with self._connection() as conn:

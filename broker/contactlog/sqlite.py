@@ -118,6 +118,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         CREATE INDEX webhook_outbox_done ON webhook_outbox (done_at) WHERE status <> 'pending'
         """,
     ),
+    (
+        # the customer's optional rating after the call (1-5), never with a name
+        "ALTER TABLE contacts ADD COLUMN satisfaction INTEGER "
+        "CHECK (satisfaction BETWEEN 1 AND 5)",
+    ),
 )
 
 _INSERT_OUTBOX = (
@@ -305,6 +310,16 @@ class SqliteContactLog:
                            (STOPPED + node, at, node))
 
         await self._run(write)
+
+    async def rate(self, session_id: str, score: int) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            with db:
+                done = db.execute("UPDATE contacts SET satisfaction = ? "
+                                  "WHERE session_id = ? AND satisfaction IS NULL",
+                                  (score, session_id))
+            return done.rowcount == 1
+
+        return await self._run(write)
 
     async def is_closed(self, session_id: str) -> bool:
         def read(db: sqlite3.Connection) -> bool:

@@ -142,12 +142,22 @@ async def test_video_call_moves_to_the_phone_and_is_logged(site: Broker,
     await staff.select_option("#outcome", "completed")
     await staff.click("#end")
     await visible(customer, "#step-ended")
+    await until(lambda: _attr_is(customer, "#rating-form", "hidden", None), what="rating form")
     await shot(customer, "customer-de-6-ended")
     await until(lambda: _is(board, "t1", "active", "0"), what="supervisor: call over")
     await shot(board, "supervisor-2-call-ended")
+    # the optional rating: sending without a choice asks for one, then four stars
+    await customer.click("#rating-send")
+    await until(lambda: customer.locator("#rating-error").inner_text(), what="choose first")
+    await customer.check("#score-4")
+    await customer.click("#rating-send")
+    await until(lambda: customer.locator("#rating-done").inner_text(), what="thanks")
+    assert await customer.locator("#rating-form").is_hidden()
+    await shot(customer, "customer-de-7-rated")
 
     record = await site.service.contacts.contact(sid)
     assert record is not None and record["end_reason"] == "completed"
+    assert record["satisfaction"] == 4
     channels = [segment[0] for segment in record["segments"]]
     assert channels[0] == "video" and channels[-1] == "phone", record["segments"]
     assert record["seconds"]["video"] > 0 and record["seconds"]["phone"] > 0
@@ -162,7 +172,7 @@ async def _is(page: Page, team: str, name: str, value: str) -> bool:
     return await field(page, team, name) == value
 
 
-async def _attr_is(page: Page, selector: str, name: str, value: str) -> bool:
+async def _attr_is(page: Page, selector: str, name: str, value: str | None) -> bool:
     return await page.locator(selector).get_attribute(name) == value
 
 

@@ -105,8 +105,26 @@ async def test_a_record_reads_back_as_written(log: ContactLog) -> None:
     assert await log.contact(record.session_id) is None
     await log.close_session(record)
     assert await log.is_closed(record.session_id) is True
-    assert await log.contact(record.session_id) == record.to_dict()
+    assert await log.contact(record.session_id) == {**record.to_dict(), "satisfaction": None}
     assert await log.is_closed("sess-unknown") is False
+
+
+async def test_a_closed_session_is_rated_once(log: ContactLog) -> None:
+    """The customer's rating goes with the record, the first one stays; a session without
+    a record cannot be rated; the database refuses a score outside 1-5."""
+    record = ended_record()
+    assert await log.rate(record.session_id, 4) is False  # no record yet
+    await log.close_session(record)
+    assert await log.rate(record.session_id, 4) is True
+    assert await log.rate(record.session_id, 1) is False
+    found = await log.contact(record.session_id)
+    assert found is not None and found["satisfaction"] == 4
+    [listed] = await log.contacts(0.0, 1e12)
+    assert listed["satisfaction"] == 4
+    other = ended_record("sess-other")
+    await log.close_session(other)
+    with pytest.raises(Exception, match=r"(?i)check"):
+        await log.rate(other.session_id, 6)
 
 
 async def test_steps_read_back_in_order_and_as_written(log: ContactLog) -> None:

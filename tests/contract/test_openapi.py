@@ -99,11 +99,15 @@ def test_error_codes_are_the_brokers() -> None:
 
 def test_every_staff_operation_declares_the_bearer_scheme() -> None:
     public = {"/api/join", "/api/config", PATH, "/healthz"}
+    customer = {"/api/rating"}  # with the customer link's token
     for path, method in DOCUMENTED:
         security = DOC["paths"][path][method]["security"]
-        assert security == ([] if path in public else [{"staffBearer": []}]), (path, method)
+        want = ([] if path in public else [{"customerBearer": []}] if path in customer
+                else [{"staffBearer": []}])
+        assert security == want, (path, method)
         if security:
-            assert {"401", "403"} <= set(DOC["paths"][path][method]["responses"]), path
+            needed = {"401"} if path in customer else {"401", "403"}
+            assert needed <= set(DOC["paths"][path][method]["responses"]), path
 
 
 # ---------------------------------------------------------------- checking real responses
@@ -200,6 +204,8 @@ async def test_a_whole_session_validates_against_the_document(make_broker: MakeB
                              session=other["session"], expect=200)
     assert cancelled["state"] == "cancelled"
     created2, counsellor, _customer = await active_pair(broker)
+    await c.call("POST", "/api/rating", created2["customer_token"], json_body={"score": 5},
+                 expect=409)  # not before the end
     sid2 = created2["session"]
     view = await c.call("GET", "/api/sessions/{session}", staff, session=sid2, expect=200)
     assert view["state"] == "active" and view["customer"]["language"] == "tr"
@@ -207,8 +213,17 @@ async def test_a_whole_session_validates_against_the_document(make_broker: MakeB
     ack = await counsellor.call("end", {"session": sid2, "outcome": "completed"})
     assert ack["ok"], ack
 
+    rated = await c.call("POST", "/api/rating", created2["customer_token"],
+                         json_body={"score": 5}, expect=200)
+    assert rated == {"session": sid2, "satisfaction": 5}
+    await c.call("POST", "/api/rating", created2["customer_token"], json_body={"score": 1},
+                 expect=409)
+    await c.call("POST", "/api/rating", staff, json_body={"score": 1}, expect=401)
+    await c.call("POST", "/api/rating", created2["customer_token"], json_body={"score": 9},
+                 expect=400)
     record = await c.call("GET", "/api/contacts/{session}", staff, session=sid2, expect=200)
     assert record["end_reason"] == "completed" and record["segments"] == []
+    assert record["satisfaction"] == 5
     await c.call("GET", "/api/contacts/{session}", sup, session=sid2, expect=200)
     contacts = await c.call("GET", "/api/contacts", sup, expect=200)
     assert {r["session_id"] for r in contacts["contacts"]} == {other["session"], sid2}
@@ -220,6 +235,7 @@ async def test_a_whole_session_validates_against_the_document(make_broker: MakeB
         "from": str(time.time() - 86400), "to": str(time.time() + 10),
         "group_by": "day,team,channel,kind"})
     assert report["total"]["contacts"] == 1 and len(report["rows"]) == 1  # + a cancelled one
+    assert report["total"]["satisfaction"] == {"count": 1, "mean": 5.0}  # the rating above
 
     # every documented operation answered its success status at least once
     successes = {(p, m) for p, m, status in c.seen if status < 300}

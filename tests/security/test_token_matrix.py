@@ -25,7 +25,8 @@ from tests.conftest import SECRET, Broker
 from tests.security.idp import AUDIENCE, LocalIdp, rsa_key
 from web.keys import SERVICE, SIGNALING
 
-PUBLIC_PATHS = {"/api/join", "/api/config", "/api/openapi.json", "/healthz"}
+PUBLIC_PATHS = {"/api/join", "/api/config", "/api/openapi.json", "/healthz",
+                "/api/rating"}  # the last with a customer token: the customer matrix
 NOW = time.time
 
 
@@ -263,6 +264,9 @@ async def test_customer_token_matrix(case: str, oidc_broker: Broker, idp: LocalI
     customer = await broker.customer(created["customer_token"])
     assert (await customer.next("welcome"))["state"] == "scheduled"
     assert token[:40] not in caplog.text and token[-20:] not in caplog.text
+    # the customer's own REST door (the rating) refuses it the same way
+    status, body = await broker.http("POST", "/api/rating", token, json={"score": 5})
+    assert body["error"]["code"] in codes and status in (401, 404), (status, body)
     # customer tokens open no staff REST door either
     status, _ = await broker.http("GET", "/api/sessions", created["customer_token"])
     assert status == 401

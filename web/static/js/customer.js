@@ -3,7 +3,7 @@
 //
 // Written for old phones too: no optional chaining, no `??`, no class fields in this file.
 
-import { $, connect, el, errorText, refusal, request, show } from "./common.js";
+import { $, connect, el, errorText, fetchJSON, refusal, request, show } from "./common.js";
 import {
   LANGUAGES,
   initialLanguage,
@@ -112,6 +112,7 @@ let checkRun = 0; // each device check run; a newer one supersedes an older one
 let meter = null; // {context, timer} while the level meter runs
 let level = 0; // the microphone level last shown, 0-100
 let stepShown = false;
+let admitted = false; // the call began: afterwards the customer may rate it
 
 const webrtcAvailable = () => typeof window.RTCPeerConnection === "function";
 
@@ -709,8 +710,37 @@ function finish(reason) {
   rememberMode();
   say($("#ended-text"), END_REASONS.indexOf(reason) >= 0 ? "end." + reason : "end.default");
   say(status, null);
+  show($("#rating-form"), admitted && !rated);
   step("ended");
 }
+
+// ------------------------------------------------------------ 8. the optional rating
+
+let rated = false;
+
+$("#rating-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const chosen = $("#rating-form").querySelector('input[name="score"]:checked');
+  if (!chosen) {
+    say($("#rating-error"), "rate.choose");
+    $("#score-5").focus();
+    return;
+  }
+  $("#rating-send").disabled = true;
+  say($("#rating-error"), null);
+  const result = await fetchJSON("POST", "/api/rating", {
+    body: { score: Number(chosen.value) },
+    token,
+  });
+  $("#rating-send").disabled = false;
+  if (!result.ok && !(result.error && result.error.code === "conflict")) {
+    put($("#rating-error"), () => errorText(result.error));
+    return;
+  }
+  rated = true; // (a conflict: this conversation was rated already, e.g. in another tab)
+  show($("#rating-form"), false);
+  say($("#rating-done"), "rate.thanks");
+});
 
 // ------------------------------------------------------------ the broker's events
 
@@ -817,6 +847,7 @@ if (socket) {
       if (current === "wait") renderWait();
       if (current === "phone") renderPhone();
     } else if (w.state === "active") {
+      admitted = true;
       if (!mode) mode = storedMode();
       call.setIceServers(w.ice_servers);
       showChannel(w.channel);
@@ -835,6 +866,7 @@ if (socket) {
 
   socket.on("start", (s) => {
     state = "active";
+    admitted = true;
     stopMeter();
     if (stream && !call.stream && isWebrtc(s.proposed_channel)) call.useStream(stream);
     call.setIceServers(s.ice_servers);

@@ -159,6 +159,15 @@ register("de", {
   "code.nine": "Der Zugangscode hat 9 Ziffern. Bitte prüfen Sie Ihre Eingabe.",
   "code.checking": "Der Code wird geprüft …",
   "code.home": "Zurück zur Startseite",
+  "rate.question": "Wie zufrieden waren Sie mit dem Gespräch? (freiwillig)",
+  "rate.5": "sehr zufrieden",
+  "rate.4": "zufrieden",
+  "rate.3": "teils, teils",
+  "rate.2": "unzufrieden",
+  "rate.1": "sehr unzufrieden",
+  "rate.send": "Bewertung senden",
+  "rate.choose": "Bitte wählen Sie zuerst eine Bewertung aus.",
+  "rate.thanks": "Danke für Ihre Rückmeldung.",
 });
 
 register("en", {
@@ -315,6 +324,15 @@ register("en", {
   "code.nine": "The access code has 9 digits. Please check what you typed.",
   "code.checking": "Checking the code …",
   "code.home": "Back to the start page",
+  "rate.question": "How satisfied were you with the conversation? (optional)",
+  "rate.5": "very satisfied",
+  "rate.4": "satisfied",
+  "rate.3": "neither",
+  "rate.2": "dissatisfied",
+  "rate.1": "very dissatisfied",
+  "rate.send": "Send rating",
+  "rate.choose": "Please choose a rating first.",
+  "rate.thanks": "Thank you for your feedback.",
 });
 
 register("tr", {
@@ -472,6 +490,15 @@ register("tr", {
   "code.nine": "Erişim kodu 9 rakamdan oluşur. Lütfen yazdığınızı kontrol edin.",
   "code.checking": "Kod kontrol ediliyor …",
   "code.home": "Ana sayfaya dön",
+  "rate.question": "Görüşmeden ne kadar memnun kaldınız? (isteğe bağlı)",
+  "rate.5": "çok memnun",
+  "rate.4": "memnun",
+  "rate.3": "kısmen",
+  "rate.2": "memnun değil",
+  "rate.1": "hiç memnun değil",
+  "rate.send": "Değerlendirmeyi gönder",
+  "rate.choose": "Lütfen önce bir değerlendirme seçin.",
+  "rate.thanks": "Geri bildiriminiz için teşekkürler.",
 });
 
 register("ar", {
@@ -620,6 +647,15 @@ register("ar", {
   "code.nine": "رمز الدخول مكوّن من 9 أرقام. من فضلك تحقق مما كتبته.",
   "code.checking": "جارٍ فحص الرمز …",
   "code.home": "العودة إلى الصفحة الرئيسية",
+  "rate.question": "ما مدى رضاك عن المحادثة؟ (اختياري)",
+  "rate.5": "راضٍ جدًا",
+  "rate.4": "راضٍ",
+  "rate.3": "بين بين",
+  "rate.2": "غير راضٍ",
+  "rate.1": "غير راضٍ على الإطلاق",
+  "rate.send": "إرسال التقييم",
+  "rate.choose": "يرجى اختيار تقييم أولًا.",
+  "rate.thanks": "شكرًا على ملاحظاتك.",
 });
 
 register("uk", {
@@ -777,4 +813,13 @@ register("uk", {
   "code.nine": "Код доступу має 9 цифр. Будь ласка, перевірте, що ви ввели.",
   "code.checking": "Код перевіряється …",
   "code.home": "Назад на головну сторінку",
+  "rate.question": "Наскільки ви задоволені розмовою? (необов'язково)",
+  "rate.5": "дуже задоволені",
+  "rate.4": "задоволені",
+  "rate.3": "частково",
+  "rate.2": "незадоволені",
+  "rate.1": "дуже незадоволені",
+  "rate.send": "Надіслати оцінку",
+  "rate.choose": "Спочатку виберіть оцінку.",
+  "rate.thanks": "Дякуємо за ваш відгук.",
 });
