@@ -102,8 +102,9 @@ def test_every_staff_operation_declares_the_bearer_scheme() -> None:
     customer = {"/api/rating"}  # with the customer link's token
     for path, method in DOCUMENTED:
         security = DOC["paths"][path][method]["security"]
-        want = ([] if path in public else [{"customerBearer": []}] if path in customer
-                else [{"staffBearer": []}])
+        want: list[dict[str, list[str]]] = (
+            [] if path in public else [{"customerBearer": []}] if path in customer
+            else [{"staffBearer": []}])
         assert security == want, (path, method)
         if security:
             needed = {"401"} if path in customer else {"401", "403"}
