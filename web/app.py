@@ -40,16 +40,19 @@ def signing_secret(settings: Settings) -> tuple[bytes, bool]:
     return load_or_create_secret(settings.data_dir)
 
 
+def contact_log_for(settings: Settings) -> ContactLog:
+    """PostgreSQL with DATABASE_URL, else the SQLite file in the data directory."""
+    if settings.database_url:
+        return PostgresContactLog(settings.database_url)
+    return SqliteContactLog(settings.data_dir / "contacts.sqlite3",
+                            synchronous=settings.sqlite_synchronous.upper())
+
+
 def create_app(settings: Settings) -> web.Application:
     secret, _ = signing_secret(settings)
     policy = Policy(settings.grace_seconds, settings.no_show_after_seconds)
     issuer = TokenIssuer(secret, settings.issuer)
-    contacts: ContactLog
-    if settings.database_url:
-        contacts = PostgresContactLog(settings.database_url)
-    else:
-        contacts = SqliteContactLog(settings.data_dir / "contacts.sqlite3",
-                                    synchronous=settings.sqlite_synchronous.upper())
+    contacts = contact_log_for(settings)
     service = SessionService(
         RedisStore(settings.redis_url, policy) if settings.redis_url else MemoryStore(policy),
         contacts, issuer, policy,

@@ -18,15 +18,13 @@ from aiohttp import web
 
 from broker.config import ConfigError, Settings, load_settings
 from broker.contactlog.base import ContactLog
-from broker.contactlog.postgres import PostgresContactLog
-from broker.contactlog.sqlite import SqliteContactLog
 from broker.credentials import TokenIssuer
 from broker.errors import BrokerError
 from broker.report import parse_group_by, parse_period
 from broker.types import Role, StaffId, TeamId
 from web import reports
 from web.api import TEAM
-from web.app import create_app, signing_secret
+from web.app import contact_log_for, create_app, signing_secret
 
 DEMO_TEAM = TeamId("demo-team")
 DEMO_ACCOUNTS = (
@@ -80,13 +78,11 @@ async def serve(settings: Settings, ssl_context: ssl.SSLContext | None) -> None:
 
 def contact_log_of(settings: Settings) -> ContactLog:
     """The contact log the broker is configured with (PostgreSQL or the SQLite file)."""
-    if settings.database_url:
-        return PostgresContactLog(settings.database_url)
     path = settings.data_dir / "contacts.sqlite3"
-    if not path.is_file():
+    if not settings.database_url and not path.is_file():  # a report must not create one
         raise ConfigError(f"no contact log at {path} (set --data-dir, CB_DATA_DIR or "
                           "DATABASE_URL)")
-    return SqliteContactLog(path, synchronous=settings.sqlite_synchronous.upper())
+    return contact_log_for(settings)
 
 
 async def print_report(settings: Settings, args: argparse.Namespace) -> None:
