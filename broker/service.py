@@ -679,7 +679,18 @@ class SessionService:
                 await self._take_over(parties)
         # the process that armed a deadline fires it on time; this is the safety net
         for sid in await self.store.due(self.now() - 1.0, 200):
-            await self._apply_quietly(sid, Tick())
+            await self._fire_due(sid)
+
+    async def _fire_due(self, sid: SessionId) -> None:
+        """A due deadline: the tick re-arms it (or clears it) from the session itself; one
+        whose session is gone is dropped, or it would be picked again every round."""
+        try:
+            await self.apply(sid, Tick())
+        except BrokerError as exc:
+            if exc.code in (ErrorCode.NOT_FOUND, ErrorCode.SESSION_ENDED):
+                await self.store.set_deadline(sid, None)
+            elif exc.code is not ErrorCode.UNAVAILABLE:
+                log.debug("session %s: due tick refused (%s)", sid, exc.code)
 
     async def _take_over(self, parties: NodeParties) -> None:
         log.warning("node %s stopped beating: %d customer(s) and %d counsellor(s) taken over",

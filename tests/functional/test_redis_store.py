@@ -10,7 +10,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from broker.store.redis import RedisStore
-from broker.types import StaffId
+from broker.types import SessionId, StaffId
 from tests.conftest import MakeBroker
 from tests.redis_server import RedisServer
 
@@ -145,3 +145,22 @@ async def test_while_redis_is_away_connects_are_refused_and_nothing_is_miscounte
         await asyncio.sleep(0.02)
     assert await broker.service.store.staff_sockets(StaffId("c1")) == 0
     assert not await broker.service.staff_is_online(StaffId("c1"))
+
+
+async def test_the_reaper_drops_a_deadline_whose_session_is_gone(
+    make_broker: MakeBroker, redis_server: RedisServer,
+) -> None:
+    """A deadline left behind by a session that no longer exists (expired by its safety
+    TTL, say) is fired once and dropped, not picked again every round; a real one that is
+    overdue is fired and re-armed from the session."""
+    broker = await make_broker(redis_url=redis_server.url, grace_seconds=60.0)
+    service = broker.service
+    await service.store.set_deadline(SessionId("ghost-session-0000"), 1.0)
+    created = await broker.create_session(broker.staff_token())
+    sid = SessionId(created["session"])
+    await service.store.set_deadline(sid, 2.0)  # overdue, but not the session's own
+    await service.reap_once()
+    assert await service.store.due(service.now() + 10**9, 10) == [sid]
+    s = await service.get(sid)
+    assert s.state.value == "scheduled"  # the stale deadline did not end it
+    assert await service.store.due(service.now(), 10) == []  # re-armed to its real one
