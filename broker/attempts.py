@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from broker.errors import RateLimited
 
@@ -108,3 +109,39 @@ class AttemptGuard:
     def _refuse(self, message: str, retry_after: float) -> None:
         self.refusals += 1
         raise RateLimited(message, retry_after)
+
+
+class CodeGuard(Protocol):
+    """The guard as the API uses it: in memory for one process, in Redis for several."""
+
+    async def before_attempt(self, address: str, now: float) -> None: ...
+
+    async def failed(self, address: str, now: float) -> None: ...
+
+    async def redeem(self, code_key: str, now: float) -> None: ...
+
+    async def locked(self, address: str, now: float) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalCodeGuard:
+    """`AttemptGuard` behind the async face of `CodeGuard` (one process, no Redis)."""
+
+    def __init__(self, policy: AttemptPolicy) -> None:
+        self.guard = AttemptGuard(policy)
+
+    async def before_attempt(self, address: str, now: float) -> None:
+        self.guard.before_attempt(address, now)
+
+    async def failed(self, address: str, now: float) -> None:
+        self.guard.failed(address, now)
+
+    async def redeem(self, code_key: str, now: float) -> None:
+        self.guard.redeem(code_key, now)
+
+    async def locked(self, address: str, now: float) -> bool:
+        return self.guard.locked(address, now)
+
+    async def close(self) -> None:
+        return None

@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from broker.attempts import AttemptGuard, AttemptPolicy
+from broker.attempts import AttemptPolicy, CodeGuard, LocalCodeGuard
 from broker.credentials import StaffPrincipal, normalise_access_code
 from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode, NotFound
 from broker.events import Cancel
 from broker.session import Session
+from broker.store.redis_guard import RedisCodeGuard
 from broker.types import PROTOCOL_VERSION, Channel, CustomerRef, Role, SessionId, TeamId
 from signaling.clientaddr import client_address, parse_networks
 from signaling.metrics import CONTENT_TYPE
@@ -202,7 +203,7 @@ async def cancel_session(request: web.Request) -> web.Response:
     return web.json_response({"session": s.id, "state": str(s.state)})
 
 
-_GUARD = web.AppKey("code_guard", AttemptGuard)
+_GUARD = web.AppKey("code_guard", CodeGuard)
 _TRUSTED = web.AppKey("trusted_proxies", tuple)
 
 
@@ -219,7 +220,7 @@ async def exchange_code(request: web.Request) -> web.Response:
     guard = request.app[_GUARD]
     who = client_key(request)
     try:
-        guard.before_attempt(who, service.now())
+        await guard.before_attempt(who, service.now())
     except BrokerError:
         log.info("access code refused: rate limited client=%s", who)
         raise
@@ -230,12 +231,12 @@ async def exchange_code(request: web.Request) -> web.Response:
     try:
         s = await service.get(await service.session_for_code(code))
     except BrokerError as err:
-        guard.failed(who, service.now())
+        await guard.failed(who, service.now())
         log.info("access code refused: %s client=%s%s", err.code, who,
-                 " (now locked out)" if guard.locked(who, service.now()) else "")
+                 " (now locked out)" if await guard.locked(who, service.now()) else "")
         raise
     try:
-        guard.redeem(service.issuer.keyed_hash("access-code", code), service.now())
+        await guard.redeem(service.issuer.keyed_hash("access-code", code), service.now())
     except BrokerError:
         log.info("access code refused: used too often, session %s client=%s", s.id, who)
         raise
@@ -348,11 +349,20 @@ async def client_config(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     st = app[SETTINGS]
-    app[_GUARD] = AttemptGuard(AttemptPolicy(
+    policy = AttemptPolicy(
         per_address_per_minute=st.code_attempts_per_minute,
         lockout_failures=st.code_lockout_failures, lockout_seconds=st.code_lockout_seconds,
         uses_per_code=st.code_uses_per_window, failures_per_minute=st.code_failures_per_minute,
-    ))
+    )
+    # several processes count the guesses together, or N processes would allow N times
+    guard: CodeGuard = (RedisCodeGuard(st.redis_url, policy) if st.redis_url
+                        else LocalCodeGuard(policy))
+    app[_GUARD] = guard
+
+    async def close_guard(app: web.Application) -> None:
+        await guard.close()
+
+    app.on_cleanup.append(close_guard)
     app[_TRUSTED] = parse_networks(st.trusted_proxies)
     r = app.router
     r.add_post("/api/sessions", create_session)

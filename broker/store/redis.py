@@ -327,7 +327,7 @@ return {tostring(seen), customers, gone}
 """
 
 
-def _unavailable_on_outage(
+def unavailable_on_outage(
     method: Callable[P, Coroutine[Any, Any, T]],
 ) -> Callable[P, Coroutine[Any, Any, T]]:
     """A lost or timed-out Redis becomes `LiveStateUnavailable`: the client is told to try
@@ -409,12 +409,12 @@ class RedisStore:
 
     # ------------------------------------------------------------ the Store protocol
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def get(self, session_id: SessionId) -> Session | None:
-        raw = await _awaited(self._redis.hget(self._session_key(session_id), "data"))
+        raw = await awaited(self._redis.hget(self._session_key(session_id), "data"))
         return None if raw is None else session_from_dict(json.loads(raw), self._policy)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def put(self, session: Session, expected_version: int | None) -> None:
         keys, args = self._put_call(session, expected_version)
         if await self._put(keys=keys, args=args) != 1:
@@ -441,24 +441,24 @@ class RedisStore:
         ]
         return keys, args
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def remove(self, session_id: SessionId) -> None:
         await self._remove(
             keys=[self._session_key(session_id), self._device_key(session_id)],
             args=[session_id, self._prefix],
         )
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def by_counsellor(self, staff_id: StaffId) -> list[SessionId]:
-        members = await _awaited(self._redis.smembers(self._counsellor_key(staff_id)))
+        members = await awaited(self._redis.smembers(self._counsellor_key(staff_id)))
         return sorted(SessionId(str(m)) for m in members)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def by_code(self, code_hash: str) -> SessionId | None:
         holder = await self._redis.get(self._code_key(code_hash))
         return None if holder is None else SessionId(str(holder))
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def set_code(self, code_hash: str, session_id: SessionId) -> bool:
         claimed = await self._set_code(
             keys=[self._code_key(code_hash), self._session_key(session_id)],
@@ -466,12 +466,12 @@ class RedisStore:
         )
         return bool(claimed == 1)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def device(self, session_id: SessionId) -> str | None:
         bound = await self._redis.get(self._device_key(session_id))
         return None if bound is None else str(bound)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def set_device(self, session_id: SessionId, device_hash: str | None) -> None:
         if device_hash is None:
             await self._redis.delete(self._device_key(session_id))
@@ -507,23 +507,23 @@ class RedisStore:
                 with suppress(redis.exceptions.RedisError):  # else it expires by itself
                     await self._unlock(keys=[key], args=[token])
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def _try_lock(self, key: str, token: str) -> bool:
         return bool(await self._redis.set(key, token, nx=True, px=self._lock_ms))
 
     # ------------------------------------------------------------ deadlines
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def set_deadline(self, session_id: SessionId, at: float | None) -> None:
         key = self._key("deadlines")
         if at is None:
-            await _awaited(self._redis.zrem(key, session_id))
+            await awaited(self._redis.zrem(key, session_id))
         else:
-            await _awaited(self._redis.zadd(key, {session_id: at}))
+            await awaited(self._redis.zadd(key, {session_id: at}))
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def due(self, before: float, limit: int) -> list[SessionId]:
-        found = await _awaited(self._redis.zrangebyscore(
+        found = await awaited(self._redis.zrangebyscore(
             self._key("deadlines"), "-inf", before, start=0, num=limit))
         return [SessionId(str(m)) for m in found]
 
@@ -532,7 +532,7 @@ class RedisStore:
     def _node_key(self, node: str) -> str:
         return self._key("node", node)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def claim_customer(self, session_id: SessionId, node: str, socket: str
                              ) -> tuple[int, str | None]:
         epoch, previous = await self._claim_customer(
@@ -542,21 +542,21 @@ class RedisStore:
         )
         return int(epoch), (str(previous) or None)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def customer_epoch(self, session_id: SessionId) -> int:
         raw = await self._redis.get(self._key("cepoch", session_id))
         return 0 if raw is None else int(raw)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def customer_socket(self, session_id: SessionId) -> str | None:
         raw = await self._redis.get(self._key("csock", session_id))
         return None if raw is None else str(raw)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def release_customer(self, session_id: SessionId, node: str, epoch: int) -> None:
-        await _awaited(self._redis.srem(self._node_key(node), f"c {session_id} {epoch}"))
+        await awaited(self._redis.srem(self._node_key(node), f"c {session_id} {epoch}"))
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def set_staff_sockets(self, staff_id: StaffId, teams: frozenset[TeamId], node: str,
                                 count: int) -> int:
         total = await self._set_staff(
@@ -565,21 +565,21 @@ class RedisStore:
         )
         return int(total)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def staff_sockets(self, staff_id: StaffId) -> int:
-        counts = await _awaited(self._redis.hvals(self._key("staffsock", staff_id)))
+        counts = await awaited(self._redis.hvals(self._key("staffsock", staff_id)))
         return sum(int(n) for n in counts)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def beat(self, node: str) -> bool:
         return bool(await self._beat(keys=[self._key("nodes")], args=[node]) == 1)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def dead_nodes(self, silent_for: float) -> list[str]:
         found = await self._dead(keys=[self._key("nodes")], args=[silent_for])
         return [str(n) for n in found]
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def take_over(self, node: str, silent_for: float) -> NodeParties | None:
         got = await self._take_over(keys=[self._key("nodes"), self._node_key(node)],
                                     args=[node, silent_for, self._prefix])
@@ -596,12 +596,12 @@ class RedisStore:
                 (StaffId(staff), frozenset(TeamId(t) for t in teams.split(",") if t)))
         return parties
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def leave(self, node: str) -> None:
         await self._take_over(keys=[self._key("nodes"), self._node_key(node)],
                               args=[node, -1, self._prefix])
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def generation(self) -> tuple[str, bool]:
         key = self._key("generation")
         fresh = secrets.token_hex(8)
@@ -612,16 +612,16 @@ class RedisStore:
 
     # ------------------------------------------------------------ live load
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def load_version(self) -> int:
         raw = await self._redis.get(self._key("load-version"))
         return 0 if raw is None else int(raw)
 
-    @_unavailable_on_outage
+    @unavailable_on_outage
     async def load_snapshot(self, now: float, teams: frozenset[TeamId] | None = None
                             ) -> dict[str, Any]:
         """The same figures as `LiveLoad.snapshot`, read in one round trip."""
-        known = sorted(str(t) for t in await _awaited(self._redis.smembers(self._key("teams"))))
+        known = sorted(str(t) for t in await awaited(self._redis.smembers(self._key("teams"))))
         chosen = [t for t in known if teams is None or t in teams]
         pipe = self._redis.pipeline(transaction=True)
         pipe.get(self._key("load-version"))
@@ -661,7 +661,7 @@ def _team_figures(counts: dict[str, str], oldest: list[tuple[str, float]], waiti
     }
 
 
-async def _awaited(result: Awaitable[T] | T) -> T:
+async def awaited(result: Awaitable[T] | T) -> T:
     """redis-py types some results as "awaitable or value", for its sync and async clients
     alike; the asyncio client always returns the awaitable."""
     return await cast("Awaitable[T]", result)
