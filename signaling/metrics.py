@@ -56,6 +56,25 @@ class _LiveLoad(Collector):
         yield from (sessions, active, waiting, oldest, staff)
 
 
+class _Outbox(Collector):
+    """The webhook outbox as the scrape handler just read it (the shared database)."""
+
+    def __init__(self) -> None:
+        self.summary: dict[str, tuple[int, float]] = {}
+        self.now = 0.0
+
+    def collect(self) -> Iterator[Metric]:
+        rows = GaugeMetricFamily("cb_webhook_outbox", "Webhook events by delivery status",
+                                 labels=["status"])
+        for status in ("pending", "delivered", "gave_up"):
+            rows.add_metric([status], self.summary.get(status, (0, 0.0))[0])
+        oldest = GaugeMetricFamily("cb_webhook_oldest_pending_seconds",
+                                   "Age of the oldest undelivered event (0: none)")
+        pending = self.summary.get("pending")
+        oldest.add_metric([], 0.0 if pending is None else max(0.0, self.now - pending[1]))
+        yield from (rows, oldest)
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -75,6 +94,8 @@ class Metrics:
                               ["code", "via"], registry=r)
         self._load = _LiveLoad()
         r.register(self._load)
+        self._outbox = _Outbox()
+        r.register(self._outbox)
 
     def session_started(self, s: Session) -> None:
         self.started.labels(s.team, str(s.channel)).inc()
@@ -95,6 +116,8 @@ class Metrics:
     def refused(self, code: ErrorCode | str, via: str) -> None:
         self.errors.labels(str(code), via).inc()
 
-    def render(self, load: dict[str, Any]) -> bytes:
+    def render(self, load: dict[str, Any], outbox: dict[str, tuple[int, float]],
+               now: float) -> bytes:
         self._load.snapshot = load
+        self._outbox.summary, self._outbox.now = outbox, now
         return generate_latest(self.registry)

@@ -323,8 +323,10 @@ async def metrics(request: web.Request) -> web.Response:
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
         raise AccessDenied(ErrorCode.UNAUTHENTICATED, "metrics need their bearer token")
-    load = await request.app[SERVICE].load_snapshot()
-    body = request.app[SIGNALING].metrics.render(load)
+    service = request.app[SERVICE]
+    load = await service.load_snapshot()
+    outbox = await service.contacts.outbox_summary()
+    body = request.app[SIGNALING].metrics.render(load, outbox, service.now())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE,
                                             "Cache-Control": "no-store"})
 

@@ -178,3 +178,6 @@ class ContactLog(Protocol):
 
     async def outbox_rows(self, session_id: str | None = None) -> list[OutboxRow]:
         """Every row (of one session), oldest first: for tests and operators."""
+
+    async def outbox_summary(self) -> dict[str, tuple[int, float]]:
+        """Status -> (rows, when the oldest of them happened): for the metrics."""

@@ -186,6 +186,8 @@ _UNFINISHED = ("SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
 _UNFINISHED_ALL = _UNFINISHED + "ORDER BY e.session_id, e.seq"
 _UNFINISHED_ONE = _UNFINISHED + "AND e.session_id = $1 ORDER BY e.seq"
 
+_OUTBOX_SUMMARY = "SELECT status, count(*), min(at) FROM webhook_outbox GROUP BY status"
+
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer broker: this one must not write into it."""
 
@@ -481,6 +483,11 @@ class PostgresContactLog:
             status = await conn.execute("DELETE FROM webhook_outbox WHERE status <> 'pending' "
                                         "AND done_at < $1", settled_before)
         return int(status.rsplit(" ", 1)[-1])
+
+    async def outbox_summary(self) -> dict[str, tuple[int, float]]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(_OUTBOX_SUMMARY)
+        return {r["status"]: (int(r["count"]), float(r["min"])) for r in rows}
 
     async def outbox_rows(self, session_id: str | None = None) -> list[OutboxRow]:
         async with self._connection() as conn:

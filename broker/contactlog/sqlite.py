@@ -183,6 +183,8 @@ _UNFINISHED = ("SELECT e.session_id, e.seq, e.at, e.data FROM session_events e "
 _UNFINISHED_ALL = _UNFINISHED + "ORDER BY e.session_id, e.seq"
 _UNFINISHED_ONE = _UNFINISHED + "AND e.session_id = ? ORDER BY e.seq"
 
+_OUTBOX_SUMMARY = "SELECT status, count(*), min(at) FROM webhook_outbox GROUP BY status"
+
 class SqliteContactLog:
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
         self._path = path
@@ -418,6 +420,13 @@ class SqliteContactLog:
                 return cur.rowcount
 
         return await self._run(write)
+
+    async def outbox_summary(self) -> dict[str, tuple[int, float]]:
+        def read(db: sqlite3.Connection) -> dict[str, tuple[int, float]]:
+            rows = db.execute(_OUTBOX_SUMMARY)
+            return {status: (int(n), float(oldest)) for status, n, oldest in rows}
+
+        return await self._run(read)
 
     async def outbox_rows(self, session_id: str | None = None) -> list[OutboxRow]:
         def read(db: sqlite3.Connection) -> list[OutboxRow]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Broker, MakeBroker
 from tests.functional.test_session_flow import waiting_pair
+from tests.ports import free_port
 
 TOKEN = "scrape-token-0123456789"
 
@@ -83,3 +86,20 @@ async def test_a_session_shows_in_the_metrics_and_no_person_does(
     assert value(text, "cb_errors_total", code="not_found", via="http") == 1
     for secret in (sid, "K-4711", "Ayşe", created["access_code"], "unknown-session"):
         assert secret not in text
+
+
+async def test_undelivered_webhooks_show_in_the_metrics(make_broker: MakeBroker) -> None:
+    """A receiver that is down: the event waits in the outbox, and the metrics say how many
+    wait and for how long (what an operator alerts on)."""
+    nobody = f"http://127.0.0.1:{free_port()}/hook"
+    broker = await make_broker(metrics_token=TOKEN, webhook_urls=(nobody,),
+                               webhook_secret="s" * 32)
+    _, _, text = await scrape(broker)
+    assert value(text, "cb_webhook_outbox", status="pending") == 0
+    assert value(text, "cb_webhook_oldest_pending_seconds") == 0
+    await broker.create_session(broker.staff_token())
+    await asyncio.sleep(0.3)
+    _, _, text = await scrape(broker)
+    assert value(text, "cb_webhook_outbox", status="pending") == 1
+    assert value(text, "cb_webhook_outbox", status="delivered") == 0
+    assert value(text, "cb_webhook_oldest_pending_seconds") > 0.2
