@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from signaling.clientaddr import Network
 from signaling.metrics import Metrics
 from signaling.ratelimit import TokenBucket
 from signaling.rooms import staff_room
+
+log = logging.getLogger("signaling.context")
 
 
 @dataclass
@@ -85,6 +88,15 @@ class Context:
     metrics: Metrics = field(default_factory=Metrics)
     # connections per client address (keyed), across namespaces
     per_address: Counter[str] = field(default_factory=Counter)
+
+    async def share_count(self, address: str) -> None:
+        """This process's sockets from `address`, into the store (best effort: a failed
+        write is put right by the next change, or when presence is stated again)."""
+        try:
+            await self.service.store.set_connections(address, self.service.node,
+                                                     self.per_address[address])
+        except Exception:
+            log.debug("connection count not shared")
 
     def bucket(self) -> TokenBucket:
         return TokenBucket(self.settings.events_per_second, self.settings.event_burst)

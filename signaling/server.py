@@ -85,6 +85,8 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
     async def reassert() -> None:
         """The shared store forgot this process (taken for dead, or it lost its data):
         state again who is connected here."""
+        for address in list(ctx.per_address):
+            await ctx.share_count(address)
         people = {c.staff.staff_id: c.staff for c in staff.conns.values() if c.staff}
         for who in people.values():
             await service.staff_still_here(who)

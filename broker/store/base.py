@@ -89,6 +89,12 @@ class Store(Protocol):
 
     async def staff_sockets(self, staff_id: StaffId) -> int: ...
 
+    async def set_connections(self, address: str, node: str, count: int) -> None:
+        """This process now holds `count` sockets from the (keyed) client address."""
+
+    async def connections(self, address: str) -> int:
+        """Sockets from the address on all processes."""
+
     async def beat(self, node: str) -> bool:
         """This process is alive. False if the store did not know it (it was taken for dead,
         or the store lost its data): the process must state its presence again."""

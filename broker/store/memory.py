@@ -30,6 +30,7 @@ class MemoryStore:
         self._epochs: dict[SessionId, int] = {}
         self._customer_sockets: dict[SessionId, str] = {}
         self._staff: Counter[StaffId] = Counter()
+        self._connections: dict[str, int] = {}
         self._sessions: dict[SessionId, dict[str, Any]] = {}
         self._by_staff: dict[StaffId, set[SessionId]] = {}
         self._codes: dict[str, SessionId] = {}
@@ -136,6 +137,15 @@ class MemoryStore:
 
     async def staff_sockets(self, staff_id: StaffId) -> int:
         return self._staff[staff_id]
+
+    async def set_connections(self, address: str, node: str, count: int) -> None:
+        if count > 0:
+            self._connections[address] = count
+        else:
+            self._connections.pop(address, None)
+
+    async def connections(self, address: str) -> int:
+        return self._connections.get(address, 0)
 
     async def beat(self, node: str) -> bool:
         return True

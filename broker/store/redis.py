@@ -23,8 +23,10 @@ provider issue them, never a person's name):
     P csock:<session id>     string, the socket.io id of the customer's newest socket
     P nodes                  sorted set, process id -> its last beat (Redis server time)
     P node:<process id>      set of what a process holds: "c <session> <epoch>" for a
-                             customer socket, "s <staff id> <team,...>" for a counsellor
+                             customer socket, "s <staff id> <team,...>" for a counsellor,
+                             "a <address>" for sockets from a client address
     P staffsock:<staff id>   hash, process id -> how many sockets of the counsellor it holds
+    P conns:<address>        hash, process id -> sockets from that (keyed) client address
     P teams                  set of the team ids that have live load
     P load:<team>            hash of counters, "state:<state>" and "channel:<channel>"
     P busy:<team>            hash, staff id -> number of active sessions (present = busy)
@@ -280,6 +282,20 @@ end
 return total
 """
 
+# KEYS: the address's hash, node set. ARGV: node, count, address.
+_SET_CONNS = """
+local entry = 'a ' .. ARGV[3]
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('EXPIRE', KEYS[1], 86400)
+  redis.call('SADD', KEYS[2], entry)
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SREM', KEYS[2], entry)
+end
+return 1
+"""
+
 # KEYS: nodes. ARGV: node. Returns 1 if the node was known (alive), 0 if not.
 _BEAT = """
 local t = redis.call('TIME')
@@ -308,7 +324,9 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 local customers, gone = {}, {}
 for _, entry in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local kind, who, extra = string.match(entry, '^(%S+) (%S+) ?(%S*)$')
-  if kind == 'c' then
+  if kind == 'a' then
+    redis.call('HDEL', ARGV[3] .. 'conns:' .. who, ARGV[1])
+  elseif kind == 'c' then
     table.insert(customers, who .. ' ' .. extra)
   elseif kind == 's' then
     local key = ARGV[3] .. 'staffsock:' .. who
@@ -378,6 +396,7 @@ class RedisStore:
         self._unlock = self._redis.register_script(_UNLOCK)
         self._claim_customer = self._redis.register_script(_CLAIM_CUSTOMER)
         self._set_staff = self._redis.register_script(_SET_STAFF)
+        self._set_conns = self._redis.register_script(_SET_CONNS)
         self._beat = self._redis.register_script(_BEAT)
         self._dead = self._redis.register_script(_DEAD)
         self._take_over = self._redis.register_script(_TAKE_OVER)
@@ -568,6 +587,16 @@ class RedisStore:
     @unavailable_on_outage
     async def staff_sockets(self, staff_id: StaffId) -> int:
         counts = await awaited(self._redis.hvals(self._key("staffsock", staff_id)))
+        return sum(int(n) for n in counts)
+
+    @unavailable_on_outage
+    async def set_connections(self, address: str, node: str, count: int) -> None:
+        await self._set_conns(keys=[self._key("conns", address), self._node_key(node)],
+                              args=[node, count, address])
+
+    @unavailable_on_outage
+    async def connections(self, address: str) -> int:
+        counts = await awaited(self._redis.hvals(self._key("conns", address)))
         return sum(int(n) for n in counts)
 
     @unavailable_on_outage

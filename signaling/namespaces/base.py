@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Coroutine
 from typing import Any
 
 import socketio
@@ -34,14 +35,19 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.conns: dict[str, Conn] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def check_address(self, environ: dict[str, Any]) -> str:
-        """The client's (keyed) address, if it may open one more connection."""
+    async def check_address(self, environ: dict[str, Any]) -> str:
+        """The client's (keyed) address, if it may open one more connection (counted over
+        every process: the store adds up what each one holds)."""
         request = environ.get("aiohttp.request")
         peer = getattr(request, "remote", None)
         forwarded = request.headers.get("X-Forwarded-For") if request is not None else None
         address = client_address(peer, forwarded, self.ctx.trusted_proxies)
         key = self.ctx.service.issuer.keyed_hash("address", address)[:16]
-        if self.ctx.per_address[key] >= self.ctx.settings.max_connections_per_address:
+        try:
+            held = await self.ctx.service.store.connections(key)
+        except BrokerError:  # the store is away: this process's own count still holds
+            held = self.ctx.per_address[key]
+        if max(held, self.ctx.per_address[key]) >= self.ctx.settings.max_connections_per_address:
             log.warning("%s connect refused: too many connections from client %s",
                         self.namespace, key)
             raise BrokerError(ErrorCode.RATE_LIMITED, "too many connections from your network")
@@ -53,6 +59,7 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.conns[sid] = conn
         if conn.address:
             self.ctx.per_address[conn.address] += 1
+            self._share_count(conn.address)
         self._watch_expiry(sid, conn)
 
     def forget(self, sid: str) -> Conn | None:
@@ -65,7 +72,13 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self.ctx.per_address[conn.address] -= 1
             if self.ctx.per_address[conn.address] <= 0:
                 del self.ctx.per_address[conn.address]
+            self._share_count(conn.address)
         return conn
+
+    def _share_count(self, address: str) -> None:
+        """Tell the store this process's count for the address (as it is when the write
+        runs: several pending writes end with the newest count)."""
+        self._spawn(self.ctx.share_count(address))
 
     async def _cut_off(self, sid: str, event: str) -> dict[str, Any]:
         err = BrokerError(ErrorCode.RATE_LIMITED, "too many events: disconnected")
@@ -85,7 +98,10 @@ class RoleNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         conn.expiry = asyncio.get_running_loop().call_later(delay, self._spawn_expire, sid)
 
     def _spawn_expire(self, sid: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._expire(sid))
+        self._spawn(self._expire(sid))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

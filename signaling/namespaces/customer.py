@@ -22,7 +22,7 @@ class CustomerNamespace(RoleNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         service = self.ctx.service
         try:
-            address = self.check_address(environ)
+            address = await self.check_address(environ)
             fields = read_auth(auth)
             who = service.issuer.check_customer(fields.get("token"), service.now())
             s, device, epoch, previous = await service.customer_connect(
@@ -64,6 +64,8 @@ class CustomerNamespace(RoleNamespace):
         if self.ctx.customer_sid.get(conn.session_id) != (conn.epoch, sid):
             raise AccessDenied(ErrorCode.LINK_IN_USE, "another device has taken over this link")
         s = await self.ctx.service.get(conn.session_id)
+        if s.state.terminal:  # read in the moment between its end and its removal
+            raise BrokerError(ErrorCode.SESSION_ENDED, "the session has ended")
         if admitted and s.state is not State.ACTIVE:
             raise AccessDenied(ErrorCode.NOT_ADMITTED, "wait until the counsellor admits you")
         return s

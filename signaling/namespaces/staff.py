@@ -30,7 +30,7 @@ class StaffNamespace(RoleNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         service = self.ctx.service
         try:
-            address = self.check_address(environ)
+            address = await self.check_address(environ)
             fields = read_auth(auth)
             who = await self.ctx.staff_auth.check(fields.get("token"))
             if not who.has(Role.COUNSELLOR):
@@ -80,6 +80,8 @@ class StaffNamespace(RoleNamespace):
         assert conn.staff is not None
         s = await self.ctx.service.get(schemas.session_id(data))
         self.ctx.service.require_counsellor(conn.staff, s)
+        if s.state.terminal:  # read in the moment between its end and its removal
+            raise BrokerError(ErrorCode.SESSION_ENDED, "the session has ended")
         if active and s.state is not State.ACTIVE:
             raise AccessDenied(ErrorCode.NOT_ADMITTED, "the customer has not been admitted")
         return s

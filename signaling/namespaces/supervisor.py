@@ -19,7 +19,7 @@ log = logging.getLogger("signaling.supervisor")
 class SupervisorNamespace(RoleNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         try:
-            address = self.check_address(environ)
+            address = await self.check_address(environ)
             fields = read_auth(auth)
             who = await self.ctx.staff_auth.check(fields.get("token"))
             if not who.has(Role.SUPERVISOR):

@@ -281,3 +281,18 @@ async def test_live_load_counters_match_the_reference(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_connections_per_address_add_up_and_go_with_a_dead_process(
+    pair: tuple[RedisStore, RedisStore],
+) -> None:
+    a, b = pair
+    await a.beat("node-a")
+    await a.set_connections("addr-1", "node-a", 3)
+    await b.set_connections("addr-1", "node-b", 2)
+    assert await a.connections("addr-1") == 5
+    await b.set_connections("addr-1", "node-b", 0)
+    assert await b.connections("addr-1") == 3
+    await asyncio.sleep(0.3)
+    assert await b.take_over("node-a", 0.2) is not None
+    assert await b.connections("addr-1") == 0  # the dead process's sockets went with it

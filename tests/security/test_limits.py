@@ -17,6 +17,7 @@ import socketio
 
 from tests.conftest import Broker, MakeBroker, Peer, staff_token
 from tests.functional.test_session_flow import active_pair
+from tests.redis_server import RedisServer
 
 STATIC_JS = Path(__file__).parents[2] / "web" / "static" / "js"
 
@@ -308,3 +309,24 @@ async def test_reauth_renews_the_socket_for_the_same_person_only(broker: Broker)
     assert (await console.call("sync"))["ok"]
     garbage = await console.call("reauth", {"token": "x"})
     assert garbage["error"]["code"] == "unauthenticated"
+
+
+async def test_the_connection_limit_counts_every_process(make_broker: MakeBroker,
+                                                         redis_server: RedisServer) -> None:
+    """Two processes on one Redis: an address's sockets are counted over both, so the
+    limit is not doubled by a second process; a socket closing on one frees the place."""
+    a = await make_broker(max_connections_per_address=3, redis_url=redis_server.url)
+    b = await make_broker(max_connections_per_address=3, redis_url=redis_server.url)
+    token = a.staff_token()
+    auth = {"token": token, "v": 1}
+    clients = [await raw_connect(a, "/staff", auth), await raw_connect(b, "/staff", auth),
+               await raw_connect(a, "/staff", auth)]
+    await asyncio.sleep(0.1)  # the counts reach Redis just after the connect
+    for process in (a, b):
+        refusal = await process.peer("/staff", auth).refused()
+        assert refusal["code"] == "rate_limited", refusal
+    await clients[1].disconnect()
+    await asyncio.sleep(0.1)
+    clients[1] = await raw_connect(a, "/staff", auth)
+    for c in clients:
+        await c.disconnect()
