@@ -122,7 +122,8 @@ async def test_a_session_run_to_its_end_is_recorded_in_postgres(
         assert PASSWORD not in p.log_file.read_text(errors="replace")
     for _ in range(50):  # the server ends a backend a moment after its client hung up
         leftover = await fetch(database, "SELECT count(*) AS n FROM pg_stat_activity WHERE "
-                                         "application_name = 'counselling-broker'")
+                                         "application_name = 'counselling-broker' "
+                                         "AND datname = current_database()")
         if leftover[0]["n"] == 0:
             break
         await asyncio.sleep(0.05)
