@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from broker.attempts import AttemptPolicy, CodeGuard, LocalCodeGuard
-from broker.credentials import StaffPrincipal, normalise_access_code
+from broker.credentials import normalise_access_code
 from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode, NotFound
 from broker.events import Cancel
 from broker.session import Session
@@ -27,24 +27,13 @@ from broker.types import PROTOCOL_VERSION, Channel, CustomerRef, Role, SessionId
 from signaling.clientaddr import client_address, parse_networks
 from signaling.metrics import CONTENT_TYPE
 from signaling.schemas import LANGUAGES, SESSION_ID
-from web.keys import SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
+from web import reports
+from web.auth import TEAM, bearer, staff
+from web.keys import SERVICE, SETTINGS, SIGNALING
 
 CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-TEAM = re.compile(r"[A-Za-z0-9._-]{1,64}")
 BERLIN = ZoneInfo("Europe/Berlin")
 log = logging.getLogger("web.api")
-
-
-async def staff(request: web.Request, *roles: Role) -> StaffPrincipal:
-    """The caller's staff principal, holding at least one of `roles`."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise AccessDenied(ErrorCode.UNAUTHENTICATED, "a staff token is required")
-    who = await request.app[STAFF_AUTH].check(token.strip())
-    if not any(who.has(role) for role in roles):
-        raise AccessDenied(ErrorCode.FORBIDDEN, f"this needs the role {' or '.join(roles)}")
-    return who
 
 
 async def body(request: web.Request, allowed: set[str]) -> dict[str, Any]:
@@ -247,10 +236,8 @@ async def rate(request: web.Request) -> web.Response:
     """The customer's optional rating after the call, with the link's own token. It is kept
     with the contact record only (never with a name), once: the first rating stays."""
     service = request.app[SERVICE]
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the customer link's token is required")
-    who = service.issuer.check_customer(token.strip(), service.now())
+    who = service.issuer.check_customer(bearer(request, "the customer link's token"),
+                                        service.now())
     score = (await body(request, {"score"})).get("score")
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise BadInput("score is a whole number from 1 to 5")
@@ -379,7 +366,6 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/rating", rate)
     r.add_get("/api/contacts", contacts)
     r.add_get("/api/contacts/{session}", contact)
-    from web import reports  # imported here: web.reports imports staff() from this module
     reports.setup(app)
     r.add_get("/api/config", client_config)
     r.add_get("/healthz", health)

@@ -24,8 +24,8 @@ from broker.errors import BrokerError
 from broker.report import parse_group_by, parse_period
 from broker.types import Role, StaffId, TeamId
 from web import reports
-from web.api import TEAM
 from web.app import contact_log_for, create_app, signing_secret
+from web.auth import TEAM
 
 DEMO_TEAM = TeamId("demo-team")
 DEMO_ACCOUNTS = (

@@ -21,6 +21,7 @@ from broker.report import GROUPS, NO_CHANNEL, SECONDS_KEYS
 from broker.types import PROTOCOL_VERSION, Channel, EndReason, Kind, State
 from signaling.schemas import LANGUAGES, SESSION_ID
 from web import api, reports
+from web.auth import TEAM
 
 PATH = "/api/openapi.json"
 Schema = dict[str, Any]
@@ -245,7 +246,7 @@ def schemas() -> dict[str, Schema]:
     code_table = ", ".join(f"`{c}` {BrokerError(c, '').http_status}" for c in ErrorCode)
     return {
         "SessionId": {"type": "string", "pattern": anchored(SESSION_ID.pattern)},
-        "TeamId": {"type": "string", "pattern": anchored(api.TEAM.pattern)},
+        "TeamId": {"type": "string", "pattern": anchored(TEAM.pattern)},
         "CustomerRef": {"type": "string", "pattern": anchored(api.CUSTOMER_REF.pattern),
                         "description": "the counsellor's pseudonymous reference, never a name"},
         "AccessCode": {"type": "string",

@@ -35,7 +35,7 @@ from broker.report import (
     parse_period,
 )
 from broker.types import Role
-from web.api import TEAM, staff
+from web.auth import TEAM, staff
 from web.keys import SERVICE, SETTINGS
 
 FORMATS = ("json", "csv", "csv-de")
