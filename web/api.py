@@ -32,7 +32,6 @@ from web.auth import TEAM, bearer, staff
 from web.keys import SERVICE, SETTINGS, SIGNALING
 
 CUSTOMER_REF = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-BERLIN = ZoneInfo("Europe/Berlin")
 log = logging.getLogger("web.api")
 
 
@@ -138,7 +137,8 @@ async def list_sessions(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     live = [session_json(s) for s in await service.sessions_of(who.staff_id)]
     now = service.now()
-    today = datetime.fromtimestamp(now, BERLIN).replace(hour=0, minute=0, second=0, microsecond=0)
+    zone = ZoneInfo(request.app[SETTINGS].report_timezone)  # the reports' day, too
+    today = datetime.fromtimestamp(now, zone).replace(hour=0, minute=0, second=0, microsecond=0)
     day_start = today.timestamp()
     closed = await service.contacts.contacts(day_start, now + 1, counsellor=who.staff_id)
     return web.json_response({"sessions": live, "closed_today": closed})

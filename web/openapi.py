@@ -272,7 +272,7 @@ def schemas() -> dict[str, Schema]:
                          "description": "the caller's live sessions, by planned start"},
             "closed_today": {"type": "array", "items": ref("ContactRecord"),
                              "description": "the caller's records ended since 00:00 "
-                                            "Europe/Berlin"},
+                                            "in CB_REPORT_TIMEZONE (Europe/Berlin)"},
         }),
         "Link": obj({
             "session": ref("SessionId"),
