@@ -77,6 +77,9 @@ class Settings:
     # comma-separated "<days> <HH:MM>-<HH:MM>" entries, days "Mon-Fri" or "Sat"
     report_timezone: str = "Europe/Berlin"
     opening_hours: str = "Mon-Fri 08:00-18:00"
+    # contact records are deleted this many days after the day they ended (their figures
+    # stay in the daily roll-up); 90 is the ceiling for certified video consultation
+    retention_days: int = 90
     turn_ttl_seconds: float = 4 * 3600.0
     # transport limits
     allowed_origins: tuple[str, ...] = ()  # besides public_url
@@ -205,6 +208,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{PREFIX}REPORT_TIMEZONE: unknown zone "
                           f"{settings.report_timezone!r}") from None
+    if not 1 <= settings.retention_days <= 3660:
+        raise ConfigError(f"{PREFIX}RETENTION_DAYS must be 1 ... 3660")
     if settings.turn_urls and len(settings.turn_secret) < 16:
         raise ConfigError(f"{PREFIX}TURN_URLS needs {PREFIX}TURN_SECRET (16+ characters)")
     return settings

@@ -1,8 +1,9 @@
 """Contact reports: figures over the contact records of a period, grouped. Pure: no I/O.
 
-The adapters (web/reports.py, the `report` command) read the records with
-`ContactLog.contacts(since, until, teams)` and hand them here as dictionaries (the shape of
-`ContactRecord.to_dict()`); `build_report` returns the JSON document of `GET /api/reports`.
+The adapters (web/reports.py, the `report` command) read the roll-up rows of the whole
+local days in the period and the single records of the rest (`plan` says which) and hand
+them to `report_from_rows`, which returns the JSON document of `GET /api/reports`;
+`build_report` does the same from single records only.
 
 What counts (docs/protocol.md section 5.2 says the same):
 
@@ -26,9 +27,10 @@ What counts (docs/protocol.md section 5.2 says the same):
 - **waiting_seconds**: joined -> admitted, over the contacts that have a waiting time.
 - **satisfaction**: `count` and `mean` of the contacts' ratings (1-5) once the record holds
   a `satisfaction` field; until then count 0 and mean null.
-- **median** is the middle value (the mean of the two middle ones for an even count);
-  **p90** is by the nearest-rank method: the value at rank ceil(0.9 * n) of the n values
-  sorted ascending.
+- **median** and **p90** are by the nearest-rank method: the value at rank ceil(0.5 * n)
+  or ceil(0.9 * n) of the n values sorted ascending, each value taken to the tenth of a
+  second (halves up from the millisecond), the resolution the report shows. That keeps
+  them exact when the figures come from the daily roll-up (broker/rollup.py).
 - Rounding: seconds to 0.1, rates and shares to 4 decimals, the satisfaction mean to 2.
   A mean or percentile of no values is null; a rate whose denominator is 0 is null.
 - Grouping by **channel** puts a record in the channel it spent the most seconds on (on a
@@ -41,76 +43,39 @@ What counts (docs/protocol.md section 5.2 says the same):
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from broker.errors import BadInput
+from broker.hours import OpeningHours, OpeningHoursError, parse_opening_hours
+from broker.rollup import (
+    CHANNELS,
+    COUNTERS,
+    INDEX,
+    METRIC_SHIFT,
+    METRICS,
+    NO_CHANNEL,
+    VALUE_MASK,
+    RollupRow,
+    contribution,
+    local_day,
+    midnight,
+)
 
 GROUPS = ("day", "week", "month", "team", "counsellor", "channel", "kind")
 TIME_GROUPS = frozenset({"day", "week", "month"})
-CHANNELS = ("video", "audio", "phone")
 SECONDS_KEYS = (*CHANNELS, "all")
 MAX_DAYS = 400
-NO_CHANNEL = "none"
+__all__ = ["CHANNELS", "GROUPS", "NO_CHANNEL", "SECONDS_KEYS", "OpeningHours",
+           "OpeningHoursError", "parse_opening_hours"]
 
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_ENTRY = re.compile(r"([A-Za-z]{3})(?:-([A-Za-z]{3}))? +(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 _UNIX = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-# ---------------------------------------------------------------- opening hours
-
-
-class OpeningHoursError(ValueError):
-    """`CB_OPENING_HOURS` cannot be read; the message names the entry and what is wrong."""
-
-
-@dataclass(frozen=True, slots=True)
-class OpeningHours:
-    """Weekly windows: (weekday 0 = Monday, start minute, end minute), end exclusive."""
-
-    windows: tuple[tuple[int, int, int], ...]
-
-    def open_at(self, local: datetime) -> bool:
-        minute = local.hour * 60 + local.minute
-        day = local.weekday()
-        return any(d == day and start <= minute < end for d, start, end in self.windows)
-
-
-def parse_opening_hours(text: str) -> OpeningHours:
-    """`"Mon-Fri 08:00-18:00, Sat 09:00-12:00"`: comma-separated `<days> <HH:MM>-<HH:MM>`
-    entries; days one English abbreviation (`Sat`) or a range within a week (`Mon-Fri`);
-    `24:00` may end a window. Raises OpeningHoursError naming the bad entry."""
-    windows: list[tuple[int, int, int]] = []
-    entries = [e.strip() for e in text.split(",")]
-    if not text.strip():
-        raise OpeningHoursError('no opening hours given (e.g. "Mon-Fri 08:00-18:00")')
-    for entry in entries:
-        m = _ENTRY.fullmatch(entry)
-        if m is None:
-            raise OpeningHoursError(
-                f'{entry!r} is not "<days> <HH:MM>-<HH:MM>" (e.g. "Mon-Fri 08:00-18:00")')
-        first, last = m.group(1).lower(), (m.group(2) or m.group(1)).lower()
-        for name in (first, last):
-            if name not in _DAYS:
-                raise OpeningHoursError(f"{entry!r}: {name!r} is not a day (Mon ... Sun)")
-        a, b = _DAYS.index(first), _DAYS.index(last)
-        if a > b:
-            raise OpeningHoursError(f"{entry!r}: the days run backwards (write Mon-Fri, "
-                                    "or two entries)")
-        h1, m1, h2, m2 = (int(m.group(i)) for i in range(3, 7))
-        start, end = h1 * 60 + m1, h2 * 60 + m2
-        if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60:
-            raise OpeningHoursError(f"{entry!r}: not a time of day")
-        if start >= end:
-            raise OpeningHoursError(f"{entry!r}: a window must end after it starts")
-        windows += [(d, start, end) for d in range(a, b + 1)]
-    return OpeningHours(tuple(windows))
 
 
 # ---------------------------------------------------------------- request parsing
@@ -151,6 +116,37 @@ def parse_period(since_text: str | None, until_text: str | None,
     return since, until
 
 
+def retention_cutoff(now: float, days: int, tz: ZoneInfo) -> float:
+    """Records that ended before this are deleted: local midnight `days` days before
+    today, so that a day's records go together and the day's roll-up stays whole."""
+    return midnight(local_day(now, tz) - timedelta(days=days), tz)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Where a report's figures come from: the roll-up rows of the whole local days
+    `days` = [first, end) (ISO dates), single records for the `records` periods."""
+
+    days: tuple[str, str] | None
+    records: tuple[tuple[float, float], ...]
+
+
+def plan(since: float, until: float, tz: ZoneInfo, *, by_counsellor: bool) -> Plan:
+    """Whole days from the roll-up, the partial days at either edge from records; a
+    grouping by counsellor only from records (the roll-up does not know counsellors)."""
+    if by_counsellor:
+        return Plan(None, ((since, until),))
+    first = local_day(since, tz)
+    if midnight(first, tz) < since:
+        first += timedelta(days=1)
+    end = local_day(until, tz)
+    if first >= end:
+        return Plan(None, ((since, until),))
+    start_at, end_at = midnight(first, tz), midnight(end, tz)
+    edges = tuple((a, b) for a, b in ((since, start_at), (end_at, until)) if a < b)
+    return Plan((first.isoformat(), end.isoformat()), edges)
+
+
 def parse_group_by(text: str | None) -> tuple[str, ...]:
     if not text:
         return ()
@@ -167,20 +163,9 @@ def parse_group_by(text: str | None) -> tuple[str, ...]:
 # ---------------------------------------------------------------- figures
 
 
-def percentile_nearest_rank(values: Sequence[float], p: int) -> float:
-    """The value at rank ceil(p/100 * n) of `values` sorted (nearest-rank method)."""
-    ordered = sorted(values)
-    rank = (p * len(ordered) + 99) // 100  # ceil without floating point
-    return ordered[max(rank, 1) - 1]
-
-
-def dominant_channel(seconds: Mapping[str, float]) -> str:
-    best, most = NO_CHANNEL, 0.0
-    for channel in CHANNELS:  # richest first: a tie keeps the richer channel
-        s = seconds.get(channel) or 0.0
-        if s > most:
-            best, most = channel, s
-    return best
+def percentile_rank(n: int, p: int) -> int:
+    """The 1-based nearest rank of the p-th percentile of n values: ceil(p/100 * n)."""
+    return max((p * n + 99) // 100, 1)  # ceil without floating point
 
 
 def _r(value: float | None, digits: int) -> float | None:
@@ -191,155 +176,147 @@ def _rate(part: int, whole: int) -> float | None:
     return None if whole == 0 else round(part / whole, 4)
 
 
-@dataclass(slots=True)
-class _Tally:
-    contacts: int = 0
-    due: int = 0
-    no_show: int = 0
-    fallback: int = 0
-    failed: int = 0
-    outside: int = 0
-    seconds: dict[str, list[float]] = field(
-        default_factory=lambda: {k: [] for k in SECONDS_KEYS})
-    totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SECONDS_KEYS, 0.0))
-    waiting: list[float] = field(default_factory=list)
-    ratings: list[float] = field(default_factory=list)
+def _mean_seconds(ms: int, n: int) -> float | None:
+    # one division of the exact sum: the same float as summing the seconds and dividing
+    return None if n == 0 else round(ms / (n * 1000), 1)
 
-    def figures(self) -> dict[str, Any]:
-        def stats(values: list[float], total: float) -> dict[str, float | None]:
-            if not values:
-                return {"total": round(total, 1), "mean": None, "median": None, "p90": None}
-            return {"total": round(total, 1), "mean": round(statistics.fmean(values), 1),
-                    "median": round(statistics.median(values), 1),
-                    "p90": round(percentile_nearest_rank(values, 90), 1)}
 
-        w = self.waiting
-        return {
-            "contacts": self.contacts,
-            "seconds": {k: stats(self.seconds[k], self.totals[k]) for k in SECONDS_KEYS},
-            "waiting_seconds": {
-                "mean": _r(statistics.fmean(w), 1) if w else None,
-                "p90": _r(percentile_nearest_rank(w, 90), 1) if w else None,
-            },
-            "no_show_rate": _rate(self.no_show, self.due),
-            "fallback_rate": _rate(self.fallback, self.contacts),
-            "connection_failure_rate": _rate(self.failed, self.contacts),
-            "outside_hours_share": _rate(self.outside, self.contacts),
-            "satisfaction": {
-                "count": len(self.ratings),
-                "mean": round(statistics.fmean(self.ratings), 2) if self.ratings else None,
-            },
-        }
+class _Labels:
+    """Group values of a roll-up row; the week and month of a day are worked out once."""
+
+    def __init__(self) -> None:
+        self._days: dict[str, tuple[str, str]] = {}
+
+    def of(self, row: RollupRow, name: str) -> str:
+        if name == "day":
+            return row.day
+        if name in ("week", "month"):
+            labels = self._days.get(row.day)
+            if labels is None:
+                d = date.fromisoformat(row.day)
+                iso = d.isocalendar()
+                labels = self._days[row.day] = (f"{iso.year}-W{iso.week:02d}",
+                                                f"{d.year}-{d.month:02d}")
+            return labels[0] if name == "week" else labels[1]
+        if name == "channel":
+            return row.channel
+        if name == "team":
+            return row.team
+        if name == "kind":
+            return row.kind
+        if name == "counsellor":
+            if not row.counsellor:
+                raise ValueError("a roll-up row has no counsellor: group records instead")
+            return row.counsellor
+        raise ValueError(name)
 
 
 @dataclass(frozen=True, slots=True)
-class _Facts:
-    """What one record adds to every tally it falls in."""
+class _Aggregate:
+    """Per group (and one more row: the total): the counters summed, and per metric how
+    many values there are and the values at the median and p90 ranks (tenths)."""
 
-    contact: bool
-    due: bool
-    no_show: bool
-    fallback: bool
-    failed: bool
-    outside: bool
-    seconds: tuple[float, float, float]
-    waiting: float | None
-    rating: float | None
-
-    def add_to(self, t: _Tally) -> None:
-        if self.due:
-            t.due += 1
-            t.no_show += self.no_show
-        if not self.contact:
-            return
-        t.contacts += 1
-        t.fallback += self.fallback
-        t.failed += self.failed
-        t.outside += self.outside
-        every = 0.0
-        for channel, s in zip(CHANNELS, self.seconds, strict=True):
-            t.totals[channel] += s
-            every += s
-            if s > 0:
-                t.seconds[channel].append(s)
-        t.totals["all"] += every
-        if every > 0:
-            t.seconds["all"].append(every)
-        if self.waiting is not None:
-            t.waiting.append(self.waiting)
-        if self.rating is not None:
-            t.ratings.append(self.rating)
+    counts: list[list[int]]
+    n: list[list[int]]
+    median: list[list[int]]
+    p90: list[list[int]]
 
 
-def _rating(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value <= 5:
-        return float(value)
-    return None
-
-
-def facts_of(record: Mapping[str, Any], hours: OpeningHours, tz: ZoneInfo) -> _Facts:
-    admitted = record.get("admitted_at")
-    seconds = record.get("seconds") or {}
-    reason = record.get("end_reason")
-    waiting = record.get("waiting_seconds")
-    return _Facts(
-        contact=admitted is not None,
-        due=record.get("state") != "cancelled",
-        no_show=reason == "no_show",
-        fallback=bool(record.get("fallback_used")),
-        failed=reason == "connection_failed",
-        outside=admitted is not None
-        and not hours.open_at(datetime.fromtimestamp(admitted, tz)),
-        seconds=(float(seconds.get("video") or 0.0), float(seconds.get("audio") or 0.0),
-                 float(seconds.get("phone") or 0.0)),
-        waiting=None if waiting is None else float(waiting),
-        rating=_rating(record.get("satisfaction")),
+def _aggregate(rows: Sequence[RollupRow], group_index: np.ndarray, groups: int) -> _Aggregate:
+    metrics = len(METRICS)
+    counts = np.zeros((groups + 1, len(COUNTERS)), dtype=np.int64)
+    if rows:
+        matrix = np.array([r.counts for r in rows], dtype=np.int64)
+        np.add.at(counts, group_index, matrix)
+        counts[groups] = matrix.sum(axis=0)
+    lengths = np.fromiter((len(r.hist) // 4 for r in rows), dtype=np.int64, count=len(rows))
+    packed = np.frombuffer(b"".join(r.hist for r in rows), dtype="<u4").astype(np.int64)
+    metric = packed >> METRIC_SHIFT
+    value = packed & VALUE_MASK
+    # sort by (group, metric, value) at once: then each (group, metric) is one sorted run
+    segment = np.repeat(group_index, lengths) * metrics + metric
+    ordered = np.sort((segment << METRIC_SHIFT) | value)
+    n = np.bincount(segment, minlength=groups * metrics)
+    starts = np.cumsum(n) - n
+    at: dict[int, np.ndarray] = {}
+    for p in (50, 90):
+        rank = np.maximum((p * n + 99) // 100, 1)
+        idx = np.where(n > 0, starts + rank - 1, 0)
+        at[p] = np.where(n > 0, ordered[idx] & VALUE_MASK, 0) if len(ordered) \
+            else np.zeros_like(n)
+    # the total: the same per metric over every value (a selection, not a second sort)
+    total_n, total_at = [], {50: [0] * metrics, 90: [0] * metrics}
+    for m in range(metrics):
+        values = value[metric == m]
+        total_n.append(len(values))
+        for p in (50, 90):
+            if len(values):
+                k = percentile_rank(len(values), p) - 1
+                total_at[p][m] = int(np.partition(values, k)[k])
+    return _Aggregate(
+        counts=counts.tolist(),
+        n=[*n.reshape(groups, metrics).tolist(), total_n],
+        median=[*at[50].reshape(groups, metrics).tolist(), total_at[50]],
+        p90=[*at[90].reshape(groups, metrics).tolist(), total_at[90]],
     )
 
 
-def group_of(record: Mapping[str, Any], group_by: Sequence[str], tz: ZoneInfo) -> tuple[str, ...]:
-    local = datetime.fromtimestamp(record["ended_at"], tz) if TIME_GROUPS & set(group_by) else None
-    out: list[str] = []
-    for name in group_by:
-        if name == "day":
-            assert local is not None
-            out.append(local.date().isoformat())
-        elif name == "week":
-            assert local is not None
-            iso = local.isocalendar()
-            out.append(f"{iso.year}-W{iso.week:02d}")
-        elif name == "month":
-            assert local is not None
-            out.append(f"{local.year}-{local.month:02d}")
-        elif name == "channel":
-            out.append(dominant_channel(record.get("seconds") or {}))
-        else:
-            out.append(str(record[name]))
-    return tuple(out)
+def _figures(agg: _Aggregate, g: int) -> dict[str, Any]:
+    c, n, med, p90 = agg.counts[g], agg.n[g], agg.median[g], agg.p90[g]
+    contacts = c[INDEX["contacts"]]
+
+    def stats(m: int, ms: int) -> dict[str, float | None]:
+        if n[m] == 0:
+            return {"total": round(ms / 1000, 1), "mean": None, "median": None, "p90": None}
+        return {"total": round(ms / 1000, 1), "mean": _mean_seconds(ms, n[m]),
+                "median": med[m] / 10, "p90": p90[m] / 10}
+
+    wait = METRICS.index("waiting")
+    rated = c[INDEX["rating_n"]]
+    return {
+        "contacts": contacts,
+        "seconds": {k: stats(m, c[INDEX[f"{k}_ms"]]) for m, k in enumerate(SECONDS_KEYS)},
+        "waiting_seconds": {
+            "mean": _mean_seconds(c[INDEX["waiting_ms"]], n[wait]),
+            "p90": p90[wait] / 10 if n[wait] else None,
+        },
+        "no_show_rate": _rate(c[INDEX["no_show"]], c[INDEX["due"]]),
+        "fallback_rate": _rate(c[INDEX["fallback"]], contacts),
+        "connection_failure_rate": _rate(c[INDEX["failed"]], contacts),
+        "outside_hours_share": _rate(c[INDEX["outside"]], contacts),
+        "satisfaction": {
+            "count": rated,
+            "mean": round(c[INDEX["rating_sum"]] / rated, 2) if rated else None,
+        },
+    }
+
+
+def report_from_rows(rows: Sequence[RollupRow], *, since: float, until: float,
+                     timezone: str, group_by: Sequence[str]) -> dict[str, Any]:
+    """The report document (`from`, `to`, `timezone`, `group_by`, `rows`, `total`) from
+    roll-up rows: the day's rows of the database for whole days, one row per record for
+    the rest. The caller picks the rows that belong to the period."""
+    labels = _Labels()
+    index: dict[tuple[str, ...], int] = {}
+    group_index = np.empty(len(rows), dtype=np.int64)
+    for i, row in enumerate(rows):
+        key = tuple(labels.of(row, name) for name in group_by)
+        group_index[i] = index.setdefault(key, len(index))
+    agg = _aggregate(rows, group_index, len(index))
+    out = [{"group": dict(zip(group_by, key, strict=True)), **_figures(agg, g)}
+           for key, g in sorted(index.items())]
+    return {"from": since, "to": until, "timezone": timezone, "group_by": list(group_by),
+            "rows": out, "total": _figures(agg, len(index))}
 
 
 def build_report(records: Iterable[Mapping[str, Any]], *, since: float, until: float,
                  timezone: str, group_by: Sequence[str], hours: OpeningHours
                  ) -> dict[str, Any]:
-    """The report document: `from`, `to`, `timezone`, `group_by`, `rows`, `total`.
-    Records outside [since, until) are left out (the caller's query should not send any)."""
+    """The report over single records (those outside [since, until) are left out)."""
     tz = ZoneInfo(timezone)
-    total = _Tally()
-    groups: dict[tuple[str, ...], _Tally] = {}
-    for record in records:
-        if not since <= record["ended_at"] < until:
-            continue
-        facts = facts_of(record, hours, tz)
-        facts.add_to(total)
-        key = group_of(record, group_by, tz)
-        tally = groups.get(key)
-        if tally is None:
-            tally = groups[key] = _Tally()
-        facts.add_to(tally)
-    rows = [{"group": dict(zip(group_by, key, strict=True)), **groups[key].figures()}
-            for key in sorted(groups)]
-    return {"from": since, "to": until, "timezone": timezone, "group_by": list(group_by),
-            "rows": rows, "total": total.figures()}
+    rows = [contribution(r, tz, hours) for r in records if since <= r["ended_at"] < until]
+    return report_from_rows(rows, since=since, until=until, timezone=timezone,
+                            group_by=group_by)
 
 
 def figure_columns() -> list[str]:

@@ -18,6 +18,7 @@ from broker.contactlog.base import ContactLog
 from broker.contactlog.postgres import PostgresContactLog
 from broker.contactlog.sqlite import SqliteContactLog
 from broker.credentials import TokenIssuer
+from broker.rollup import RollupBasis
 from broker.service import SessionService
 from broker.session import Policy
 from broker.staffauth import staff_auth_for
@@ -25,7 +26,7 @@ from broker.store.memory import MemoryStore
 from broker.store.redis import RedisStore
 from broker.webhooks import WebhookEvents
 from signaling.server import create_signaling
-from web import api, openapi, pages
+from web import api, openapi, pages, retention
 from web.keys import SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
 from web.middleware import error_middleware, refuse_compressed_signalling, security_headers
 from web.secrets_file import load_or_create_secret
@@ -42,10 +43,11 @@ def signing_secret(settings: Settings) -> tuple[bytes, bool]:
 
 def contact_log_for(settings: Settings) -> ContactLog:
     """PostgreSQL with DATABASE_URL, else the SQLite file in the data directory."""
+    basis = RollupBasis(settings.report_timezone, settings.opening_hours)
     if settings.database_url:
-        return PostgresContactLog(settings.database_url)
+        return PostgresContactLog(settings.database_url, basis=basis)
     return SqliteContactLog(settings.data_dir / "contacts.sqlite3",
-                            synchronous=settings.sqlite_synchronous.upper())
+                            synchronous=settings.sqlite_synchronous.upper(), basis=basis)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -91,6 +93,8 @@ def create_app(settings: Settings) -> web.Application:
             loops.append(asyncio.create_task(pusher.watch_forever()))
         if deliverer is not None:
             loops.append(asyncio.create_task(deliverer.run_forever()))
+        loops.append(asyncio.create_task(retention.purge_forever(contacts, settings,
+                                                                 service.now)))
         log.info("broker ready on %s (node %s)", settings.base_url, service.node)
         yield
         for loop in loops:

@@ -21,9 +21,9 @@ from broker.config import ConfigError, Settings, load_settings
 from broker.contactlog.base import ContactLog
 from broker.credentials import TokenIssuer
 from broker.errors import BrokerError
-from broker.report import parse_group_by, parse_period
+from broker.report import parse_group_by, parse_period, retention_cutoff
 from broker.types import Role, StaffId, TeamId
-from web import reports
+from web import reports, retention
 from web.app import contact_log_for, create_app, signing_secret
 from web.auth import TEAM
 
@@ -102,7 +102,8 @@ async def print_report(settings: Settings, args: argparse.Namespace) -> None:
         report = await reports.report_of(
             contacts, since=since, until=until, timezone=settings.report_timezone,
             group_by=group_by, hours=hours,
-            teams=None if args.team is None else frozenset({args.team}))
+            teams=None if args.team is None else frozenset({args.team}),
+            kept_since=retention_cutoff(time.time(), settings.retention_days, tz))
     finally:
         await contacts.close()
     if args.format == "json":
@@ -110,6 +111,16 @@ async def print_report(settings: Settings, args: argparse.Namespace) -> None:
     else:
         sys.stdout.write(reports.render_csv(report, args.format))
     sys.stdout.flush()
+
+
+async def purge(settings: Settings) -> int:
+    """One retention round by hand (a running broker does one every hour)."""
+    contacts = contact_log_of(settings)
+    await contacts.open()
+    try:
+        return await retention.purge_once(contacts, settings, time.time())
+    finally:
+        await contacts.close()
 
 
 def _runner() -> asyncio.Runner:
@@ -145,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_report.add_argument("--team", help="one team only (default: every team)")
     p_report.add_argument("--format", default="json", choices=list(reports.FORMATS))
     p_report.add_argument("--data-dir")
+    p_purge = sub.add_parser("purge", help="delete contact records past CB_RETENTION_DAYS "
+                             "(their daily totals stay)")
+    p_purge.add_argument("--data-dir")
     args = parser.parse_args(argv)
 
     overrides = {k: v for k, v in (("host", getattr(args, "host", None)),
@@ -173,6 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ConfigError, BrokerError) as exc:
             print(f"report: {exc}", file=sys.stderr)
             return 2
+        return 0
+    if args.command == "purge":
+        try:
+            deleted = asyncio.run(purge(settings))
+        except (ConfigError, BrokerError) as exc:
+            print(f"purge: {exc}", file=sys.stderr)
+            return 2
+        print(f"{deleted} contact records deleted (older than {settings.retention_days} days)")
         return 0
     ssl_context = None
     if args.tls_cert or args.tls_key:

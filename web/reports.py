@@ -27,13 +27,16 @@ from broker.errors import AccessDenied, BadInput, ErrorCode
 from broker.report import (
     OpeningHours,
     OpeningHoursError,
-    build_report,
     figure_columns,
     flatten,
     parse_group_by,
     parse_opening_hours,
     parse_period,
+    plan,
+    report_from_rows,
+    retention_cutoff,
 )
+from broker.rollup import RollupRow, contribution
 from broker.types import Role
 from web.auth import TEAM, staff
 from web.keys import SERVICE, SETTINGS
@@ -119,13 +122,32 @@ def filename(since: float, until: float, tz: ZoneInfo) -> str:
 
 async def report_of(contacts: ContactLog, *, since: float, until: float, timezone: str,
                     group_by: Sequence[str], hours: OpeningHours,
-                    teams: frozenset[str] | None) -> dict[str, Any]:
-    """Read the period's records and compute the report (off the event loop: a long
-    period is many records)."""
-    records = [] if teams is not None and not teams else await contacts.contacts(
-        since, until, teams=teams)
-    return await asyncio.to_thread(build_report, records, since=since, until=until,
-                                   timezone=timezone, group_by=group_by, hours=hours)
+                    teams: frozenset[str] | None, kept_since: float) -> dict[str, Any]:
+    """The report: the roll-up rows of the period's whole days, the single records of the
+    rest (`broker.report.plan`). Records that ended before `kept_since` are deleted, so a
+    report that needs them is refused rather than silently short. Computed off the event
+    loop: a long period is many rows."""
+    tz = ZoneInfo(timezone)
+    where = plan(since, until, tz, by_counsellor="counsellor" in group_by)
+    if any(a < kept_since for a, _ in where.records):
+        kept = datetime.fromtimestamp(kept_since, tz).date().isoformat()
+        raise BadInput(f"records before {kept} are deleted (retention) and only their daily "
+                       "totals are kept: a report reaching back before then must start and "
+                       "end at midnight and cannot be grouped by counsellor")
+    rows: list[RollupRow] = []
+    records: list[dict[str, Any]] = []
+    if teams is None or teams:
+        if where.days is not None:
+            rows = await contacts.rollup(*where.days, teams=teams)
+        for a, b in where.records:
+            records += await contacts.contacts(a, b, teams=teams)
+
+    def compute() -> dict[str, Any]:
+        rows.extend(contribution(r, tz, hours) for r in records)
+        return report_from_rows(rows, since=since, until=until, timezone=timezone,
+                                group_by=group_by)
+
+    return await asyncio.to_thread(compute)
 
 
 def scope(who: StaffPrincipal, team: str | None) -> frozenset[str] | None:
@@ -167,9 +189,12 @@ async def reports(request: web.Request) -> web.Response:
     teams = scope(who, q.get("team"))
     # grouping by counsellor is for supervisors of that team: `scope` already keeps a
     # supervisor's report to the teams they lead
-    report = await report_of(request.app[SERVICE].contacts, since=since, until=until,
+    service = request.app[SERVICE]
+    report = await report_of(service.contacts, since=since, until=until,
                              timezone=settings.report_timezone, group_by=group_by,
-                             hours=request.app[_HOURS], teams=teams)
+                             hours=request.app[_HOURS], teams=teams,
+                             kept_since=retention_cutoff(service.now(), settings.retention_days,
+                                                         tz))
     return render(report, fmt, tz)
 
 

@@ -5,6 +5,12 @@
 - `close` writes the contact record once: a second close of the same session is a no-op
   that returns False. It also drops the session's write-ahead events (data minimisation).
 - `unfinished` returns the event streams of sessions that have no record yet, for recovery.
+- The daily roll-up (broker/rollup.py): `close_session` adds the record's share to its
+  day's row and `rate` the rating's, in the same transaction, so the roll-up is always the
+  sum of every record ever closed, including those retention has since deleted
+  (`purge_contacts`). `open` rebuilds it from the records still there when the basis
+  (report time zone, opening hours) differs from the one it was made with, or was never
+  made (a database from before the roll-up).
 - The webhook outbox: `append` and `close_session` take the outbox entries their step
   causes and write them in the same transaction, so a crash can neither lose an event nor
   invent one (a step that conflicts, or a record that exists already, writes none).
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from broker.record import ContactRecord
+from broker.rollup import COUNTERS, KEY_COLUMNS, RollupRow
 
 # the contacts table's columns, the same on every backend
 CONTACT_COLUMNS = (
@@ -45,6 +52,32 @@ def contact_from_columns(row: Mapping[str, Any]) -> dict[str, Any]:
     d["fallback_used"] = bool(d["fallback_used"])
     d["seconds"] = {c: d.pop(f"{c}_seconds") for c in _CHANNELS}
     return d
+
+
+ROLLUP_COLUMNS = (*KEY_COLUMNS, *COUNTERS, "hist")
+
+
+def rollup_insert(marks: Sequence[str]) -> str:
+    return (f"INSERT INTO contact_days ({', '.join(ROLLUP_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join(marks)})")
+
+
+def rollup_upsert(marks: Sequence[str], join_hist: str) -> str:
+    """The statement that adds a row's share to the roll-up: counters are summed by the
+    database; `join_hist` is the new value of `hist` (the backends join bytes their way)."""
+    sums = ", ".join(f"{c} = contact_days.{c} + excluded.{c}" for c in COUNTERS)
+    return (f"{rollup_insert(marks)} ON CONFLICT ({', '.join(KEY_COLUMNS)}) "
+            f"DO UPDATE SET {sums}, hist = {join_hist}")
+
+
+def rollup_select(day_marks: tuple[str, str]) -> str:
+    return (f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM contact_days "  # noqa: S608
+            f"WHERE day >= {day_marks[0]} AND day < {day_marks[1]}")
+
+
+def rollup_row(row: Sequence[Any]) -> RollupRow:
+    day, team, kind, channel = row[:4]
+    return RollupRow(day, team, kind, channel, tuple(row[4:4 + len(COUNTERS)]), bytes(row[-1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +176,14 @@ class ContactLog(Protocol):
         the session has no record or was rated already (the first rating stays)."""
 
     async def is_closed(self, session_id: str) -> bool: ...
+
+    async def rollup(self, first_day: str, end_day: str,
+                     teams: frozenset[str] | None = None) -> list[RollupRow]:
+        """The roll-up rows of the local days [first_day, end_day) (ISO dates)."""
+
+    async def purge_contacts(self, ended_before: float) -> int:
+        """Delete the records that ended before this time (their roll-up stays); returns
+        how many."""
 
     async def contact(self, session_id: str) -> dict[str, Any] | None: ...
 

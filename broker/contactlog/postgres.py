@@ -28,15 +28,29 @@ from broker.contactlog.base import (
     OUTBOX_COLUMNS,
     OUTBOX_HEAD,
     PENDING,
+    ROLLUP_COLUMNS,
     LoggedEvent,
     OutboxEntry,
     OutboxRow,
     contact_from_columns,
     contact_values,
     outbox_row,
+    rollup_insert,
+    rollup_row,
+    rollup_select,
+    rollup_upsert,
 )
 from broker.errors import Conflict, ContactLogUnavailable
 from broker.record import ContactRecord
+from broker.rollup import (
+    DEFAULT_BASIS,
+    RollupBasis,
+    RollupRow,
+    contribution,
+    local_day,
+    merge,
+    rating_contribution,
+)
 
 log = logging.getLogger("broker.contactlog")
 
@@ -122,6 +136,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE contacts ADD COLUMN satisfaction smallint "
         "CHECK (satisfaction BETWEEN 1 AND 5)",
     ),
+    # 4: the daily roll-up (broker/rollup.py) and the basis it was made with
+    (
+        """
+        CREATE TABLE contact_days (
+            day        text NOT NULL,
+            team       text NOT NULL,
+            kind       text NOT NULL,
+            channel    text NOT NULL,
+            records    bigint NOT NULL,
+            due        bigint NOT NULL,
+            no_show    bigint NOT NULL,
+            contacts   bigint NOT NULL,
+            fallback   bigint NOT NULL,
+            failed     bigint NOT NULL,
+            outside    bigint NOT NULL,
+            video_ms   bigint NOT NULL,
+            audio_ms   bigint NOT NULL,
+            phone_ms   bigint NOT NULL,
+            all_ms     bigint NOT NULL,
+            waiting_ms bigint NOT NULL,
+            rating_n   bigint NOT NULL,
+            rating_sum bigint NOT NULL,
+            hist       bytea NOT NULL,
+            PRIMARY KEY (day, team, kind, channel)
+        )
+        """,
+        """
+        CREATE TABLE rollup_basis (
+            timezone      text NOT NULL,
+            opening_hours text NOT NULL
+        )
+        """,
+    ),
 )
 
 # pg_advisory_lock key held while migrating: one per database, whatever the process.
@@ -188,6 +235,52 @@ _UNFINISHED_ONE = _UNFINISHED + "AND e.session_id = $1 ORDER BY e.seq"
 
 _OUTBOX_SUMMARY = "SELECT status, count(*), min(at) FROM webhook_outbox GROUP BY status"
 
+_ROLLUP_MARKS = [f"${i}" for i in range(1, len(ROLLUP_COLUMNS) + 1)]
+# the row is locked by the upsert: concurrent closes of one day's contacts add up
+_ROLLUP_UPSERT = rollup_upsert(_ROLLUP_MARKS, "contact_days.hist || excluded.hist")
+_ROLLUP_SELECT = rollup_select(("$1", "$2"))
+
+
+async def _add_rollup(conn: _Connection, row: RollupRow) -> None:
+    await conn.execute(_ROLLUP_UPSERT, *row.key, *row.counts, row.hist)
+
+
+async def ensure_rollup(conn: _Connection, basis: RollupBasis) -> bool:
+    """Rebuild the roll-up from the records there are if it was made on another basis (or
+    never); True if it did. Under the migration lock: one process rebuilds, the others
+    find it done."""
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK, timeout=MIGRATION_TIMEOUT)
+    try:
+        made = await conn.fetchrow("SELECT timezone, opening_hours FROM rollup_basis")
+        if made is not None and (made["timezone"], made["opening_hours"]) == (
+                basis.timezone, basis.opening_hours):
+            return False
+        tz, hours = basis.tz, basis.hours
+        async with conn.transaction():
+            oldest = await conn.fetchval("SELECT min(ended_at) FROM contacts")
+            if oldest is not None:
+                # days before the oldest record keep the figures they were made with
+                first = local_day(oldest, tz).isoformat()
+                await conn.execute("DELETE FROM contact_days WHERE day >= $1", first,
+                                   timeout=MIGRATION_TIMEOUT)
+                records = [contact_from_columns(r) async for r in conn.cursor(_SELECT_CONTACTS)]
+                rows = merge(contribution(r, tz, hours) for r in records)
+                del records
+                await conn.executemany(rollup_insert(_ROLLUP_MARKS),
+                                       [(*r.key, *r.counts, r.hist) for r in rows],
+                                       timeout=MIGRATION_TIMEOUT)
+                if made is not None:
+                    log.warning("report basis changed (%s, %s -> %s, %s): roll-up rebuilt "
+                                "from %s", made["timezone"], made["opening_hours"],
+                                basis.timezone, basis.opening_hours, first)
+            await conn.execute("DELETE FROM rollup_basis")
+            await conn.execute("INSERT INTO rollup_basis (timezone, opening_hours) "
+                               "VALUES ($1, $2)", basis.timezone, basis.opening_hours)
+        return True
+    finally:
+        with suppress(*_UNAVAILABLE):
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
 class SchemaTooNew(RuntimeError):
     """The database was migrated by a newer broker: this one must not write into it."""
 
@@ -213,6 +306,11 @@ class _Connection(Protocol):
     async def fetchval(self, query: str, *args: Any) -> Any: ...
 
     def transaction(self) -> _Transaction: ...
+
+    def cursor(self, query: str, *args: Any) -> AsyncIterator[Mapping[str, Any]]: ...
+
+    async def executemany(self, query: str, args: Sequence[Sequence[Any]], *,
+                          timeout: float | None = None) -> None: ...  # noqa: ASYNC109
 
     async def set_type_codec(self, typename: str, *, encoder: Any, decoder: Any,
                              schema: str) -> None: ...
@@ -281,8 +379,10 @@ async def migrate(conn: _Connection) -> int:
 
 class PostgresContactLog:
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 5,
-                 command_timeout: float = 10.0, connect_timeout: float = 5.0) -> None:
+                 command_timeout: float = 10.0, connect_timeout: float = 5.0,
+                 basis: RollupBasis = DEFAULT_BASIS) -> None:
         self._dsn = dsn
+        self.basis = basis
         self._min_size = min_size
         self._max_size = max_size
         self._command_timeout = command_timeout
@@ -310,6 +410,7 @@ class PostgresContactLog:
         try:
             async with pool.acquire(timeout=self._connect_timeout) as conn:
                 await migrate(conn)
+                await ensure_rollup(conn, self.basis)
         except BaseException:
             await pool.close()
             raise
@@ -361,8 +462,10 @@ class PostgresContactLog:
         async with self._connection() as conn, conn.transaction():
             status = await conn.execute(_INSERT_CONTACT, *args)
             written = status == "INSERT 0 1"
-            if written:  # a second close causes no second event
+            if written:  # a second close causes no second event, no second count
                 await _write_outbox(conn, outbox)
+                await _add_rollup(conn, contribution(record.to_dict(), self.basis.tz,
+                                                     self.basis.hours))
             await conn.execute("DELETE FROM session_events WHERE session_id = $1",
                                record.session_id)
         if written:
@@ -403,11 +506,21 @@ class PostgresContactLog:
                                "stopped:" + node, at, node)
 
     async def rate(self, session_id: str, score: int) -> bool:
-        async with self._connection() as conn:
-            done = await conn.execute(
+        async with self._connection() as conn, conn.transaction():
+            rated = await conn.fetchrow(
                 "UPDATE contacts SET satisfaction = $1 "
-                "WHERE session_id = $2 AND satisfaction IS NULL", score, session_id)
-        return bool(done == "UPDATE 1")
+                "WHERE session_id = $2 AND satisfaction IS NULL "
+                "RETURNING team, kind, ended_at, admitted_at, video_seconds, audio_seconds, "
+                "phone_seconds", score, session_id)
+            if rated is None:
+                return False
+            record = dict(rated)
+            record["seconds"] = {c: record.pop(f"{c}_seconds") for c in ("video", "audio",
+                                                                          "phone")}
+            share = rating_contribution(record, score, self.basis.tz)
+            if share is not None:
+                await _add_rollup(conn, share)
+        return True
 
     async def is_closed(self, session_id: str) -> bool:
         async with self._connection() as conn:
@@ -437,6 +550,21 @@ class PostgresContactLog:
         async with self._connection() as conn:
             rows = await conn.fetch(sql, *args)
         return [contact_from_columns(r) for r in rows]
+
+    async def rollup(self, first_day: str, end_day: str,
+                     teams: frozenset[str] | None = None) -> list[RollupRow]:
+        sql, args = _ROLLUP_SELECT, [first_day, end_day]
+        if teams is not None:
+            sql += " AND team = ANY($3::text[])"
+        async with self._connection() as conn:
+            rows = await conn.fetch(sql, *args, *([] if teams is None else [sorted(teams)]))
+        return [rollup_row(tuple(r.values())) for r in rows]
+
+    async def purge_contacts(self, ended_before: float) -> int:
+        async with self._connection() as conn:
+            status = await conn.execute("DELETE FROM contacts WHERE ended_at < $1",
+                                        ended_before)
+        return int(status.rsplit(" ", 1)[-1])
 
     # ------------------------------------------------------------ webhook outbox
 

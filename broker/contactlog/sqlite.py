@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,15 +23,31 @@ from broker.contactlog.base import (
     OUTBOX_COLUMNS,
     OUTBOX_HEAD,
     PENDING,
+    ROLLUP_COLUMNS,
     LoggedEvent,
     OutboxEntry,
     OutboxRow,
     contact_from_columns,
     contact_values,
     outbox_row,
+    rollup_insert,
+    rollup_row,
+    rollup_select,
+    rollup_upsert,
 )
 from broker.errors import Conflict
 from broker.record import ContactRecord
+from broker.rollup import (
+    DEFAULT_BASIS,
+    RollupBasis,
+    RollupRow,
+    contribution,
+    local_day,
+    merge,
+    rating_contribution,
+)
+
+log = logging.getLogger("broker.contactlog")
 
 T = TypeVar("T")
 STOPPED = "stopped:"  # heartbeat rows of nodes that stopped cleanly
@@ -123,6 +140,41 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE contacts ADD COLUMN satisfaction INTEGER "
         "CHECK (satisfaction BETWEEN 1 AND 5)",
     ),
+    # 4: the daily roll-up (broker/rollup.py), the basis it was made with, and an index for
+    # retention's delete by age
+    (
+        """
+        CREATE TABLE contact_days (
+            day        TEXT NOT NULL,
+            team       TEXT NOT NULL,
+            kind       TEXT NOT NULL,
+            channel    TEXT NOT NULL,
+            records    INTEGER NOT NULL,
+            due        INTEGER NOT NULL,
+            no_show    INTEGER NOT NULL,
+            contacts   INTEGER NOT NULL,
+            fallback   INTEGER NOT NULL,
+            failed     INTEGER NOT NULL,
+            outside    INTEGER NOT NULL,
+            video_ms   INTEGER NOT NULL,
+            audio_ms   INTEGER NOT NULL,
+            phone_ms   INTEGER NOT NULL,
+            all_ms     INTEGER NOT NULL,
+            waiting_ms INTEGER NOT NULL,
+            rating_n   INTEGER NOT NULL,
+            rating_sum INTEGER NOT NULL,
+            hist       BLOB NOT NULL,
+            PRIMARY KEY (day, team, kind, channel)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE rollup_basis (
+            timezone      TEXT NOT NULL,
+            opening_hours TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX contacts_by_end ON contacts (ended_at)",
+    ),
 )
 
 _INSERT_OUTBOX = (
@@ -185,9 +237,55 @@ _UNFINISHED_ONE = _UNFINISHED + "AND e.session_id = ? ORDER BY e.seq"
 
 _OUTBOX_SUMMARY = "SELECT status, count(*), min(at) FROM webhook_outbox GROUP BY status"
 
+# SQLite's || makes text of blobs: the writer thread joins the bytes itself
+_ROLLUP_UPSERT = rollup_upsert(["?"] * len(ROLLUP_COLUMNS), "excluded.hist")
+_ROLLUP_SELECT = rollup_select(("?", "?"))
+
+
+def _add_rollup(db: sqlite3.Connection, row: RollupRow) -> None:
+    """Within the caller's transaction (one writer: nothing changes the row in between)."""
+    old = db.execute("SELECT hist FROM contact_days WHERE day = ? AND team = ? AND kind = ? "
+                     "AND channel = ?", row.key).fetchone()
+    hist = row.hist if old is None else bytes(old[0]) + row.hist
+    db.execute(_ROLLUP_UPSERT, (*row.key, *row.counts, hist))
+
+
+def ensure_rollup(db: sqlite3.Connection, basis: RollupBasis) -> bool:
+    """Rebuild the roll-up from the records there are if it was made on another basis (or
+    never); True if it did. In autocommit mode: it opens its own transaction."""
+    made = db.execute("SELECT timezone, opening_hours FROM rollup_basis").fetchone()
+    if made is not None and tuple(made) == (basis.timezone, basis.opening_hours):
+        return False
+    tz, hours = basis.tz, basis.hours
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        oldest = db.execute("SELECT min(ended_at) FROM contacts").fetchone()[0]
+        if oldest is not None:
+            # days before the oldest record keep the figures they were made with: their
+            # records are gone
+            first = local_day(oldest, tz).isoformat()
+            db.execute("DELETE FROM contact_days WHERE day >= ?", (first,))
+            rows = merge(contribution(_contact_dict(r), tz, hours)
+                         for r in db.execute("SELECT * FROM contacts"))
+            db.executemany(rollup_insert(["?"] * len(ROLLUP_COLUMNS)),
+                           [(*r.key, *r.counts, r.hist) for r in rows])
+            if made is not None:
+                log.warning("report basis changed (%s, %s -> %s, %s): roll-up rebuilt from %s",
+                            made[0], made[1], basis.timezone, basis.opening_hours, first)
+        db.execute("DELETE FROM rollup_basis")
+        db.execute("INSERT INTO rollup_basis (timezone, opening_hours) VALUES (?, ?)",
+                   (basis.timezone, basis.opening_hours))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return True
+
 class SqliteContactLog:
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, synchronous: str = "NORMAL",
+                 basis: RollupBasis = DEFAULT_BASIS) -> None:
         self._path = path
+        self.basis = basis
         self._synchronous = synchronous
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contactlog")
         self._db: sqlite3.Connection | None = None
@@ -213,6 +311,7 @@ class SqliteContactLog:
             db.execute(f"PRAGMA synchronous={self._synchronous}")
             db.execute("PRAGMA busy_timeout=5000")
             migrate(db)  # in autocommit mode: it opens its own transactions
+            ensure_rollup(db, self.basis)
             db.isolation_level = "DEFERRED"
             self._db = db
 
@@ -259,8 +358,10 @@ class SqliteContactLog:
                     row,
                 )
                 written = cur.rowcount == 1
-                if written:  # a second close causes no second event
+                if written:  # a second close causes no second event, no second count
                     _write_outbox(db, outbox)
+                    _add_rollup(db, contribution(record.to_dict(), self.basis.tz,
+                                                 self.basis.hours))
                 db.execute("DELETE FROM session_events WHERE session_id = ?", (record.session_id,))
                 return written
 
@@ -319,7 +420,14 @@ class SqliteContactLog:
                 done = db.execute("UPDATE contacts SET satisfaction = ? "
                                   "WHERE session_id = ? AND satisfaction IS NULL",
                                   (score, session_id))
-            return done.rowcount == 1
+                if done.rowcount != 1:
+                    return False
+                rated = db.execute("SELECT * FROM contacts WHERE session_id = ?",
+                                   (session_id,)).fetchone()
+                share = rating_contribution(_contact_dict(rated), score, self.basis.tz)
+                if share is not None:
+                    _add_rollup(db, share)
+            return True
 
         return await self._run(write)
 
@@ -356,6 +464,28 @@ class SqliteContactLog:
             return [_contact_dict(r) for r in db.execute(sql, args)]
 
         return await self._run(read)
+
+    async def rollup(self, first_day: str, end_day: str,
+                     teams: frozenset[str] | None = None) -> list[RollupRow]:
+        sql, args = _ROLLUP_SELECT, [first_day, end_day]
+        if teams is not None:
+            sql += f" AND team IN ({','.join('?' * len(teams))})"
+            args += sorted(teams)
+
+        def read(db: sqlite3.Connection) -> list[RollupRow]:
+            cur = db.cursor()
+            cur.row_factory = None  # plain tuples: many rows
+            return [rollup_row(r) for r in cur.execute(sql, args)]
+
+        return await self._run(read)
+
+    async def purge_contacts(self, ended_before: float) -> int:
+        def write(db: sqlite3.Connection) -> int:
+            with db:
+                return db.execute("DELETE FROM contacts WHERE ended_at < ?",
+                                  (ended_before,)).rowcount
+
+        return await self._run(write)
 
     # ------------------------------------------------------------ webhook outbox
 

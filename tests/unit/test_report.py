@@ -11,6 +11,7 @@ expectations do not share the code's way of reading timestamps. The functional t
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -196,18 +197,23 @@ def test_the_generated_times_are_the_ones_meant() -> None:
 # ---------------------------------------------------------------- the expectations
 
 
+def tenth(value: float) -> Fraction:
+    """A value to the tenth of a second, halves up (the resolution of medians and p90)."""
+    return Fraction(math.floor(Fraction(value) * 10 + Fraction(1, 2)), 10)
+
+
+def nearest_rank(values: list[float], share: Fraction) -> float:
+    ordered = sorted(tenth(v) for v in values)
+    rank = math.ceil(share * len(ordered))  # exactly, in fractions
+    return float(ordered[max(rank, 1) - 1])
+
+
 def nearest_rank_p90(values: list[float]) -> float:
-    ordered = sorted(values)
-    rank = -(-Fraction(9, 10) * len(ordered) // 1)  # ceil, exactly
-    return ordered[int(rank) - 1]
+    return nearest_rank(values, Fraction(9, 10))
 
 
 def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    half = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[half]
-    return (ordered[half - 1] + ordered[half]) / 2
+    return nearest_rank(values, Fraction(1, 2))
 
 
 def main_channel(seconds: dict[str, float]) -> str:
@@ -383,8 +389,8 @@ def test_records_without_a_rating_report_no_satisfaction() -> None:
 
 
 def test_p90_and_median_by_hand() -> None:
-    """Nearest rank: of 1..10 the p90 is 9, of 1..11 it is 10; the median of an even
-    count is the mean of the middle two."""
+    """Nearest rank: of 1..10 the p90 is 9 and the median 5, of 1..11 the p90 is 10;
+    values count to the tenth of a second, halves up from the millisecond."""
     def one(seconds: list[float]) -> dict[str, Any]:
         recs = [make_record(i, end=SINCE + 100 + i, admitted=SINCE + 50, outcome="completed",
                             seconds={"video": s, "audio": 0.0, "phone": 0.0}, team="t1",
@@ -395,9 +401,12 @@ def test_p90_and_median_by_hand() -> None:
         return dict(report["total"]["seconds"]["video"])
 
     assert one([float(i) for i in range(10, 0, -1)]) == {
-        "total": 55.0, "mean": 5.5, "median": 5.5, "p90": 9.0}
+        "total": 55.0, "mean": 5.5, "median": 5.0, "p90": 9.0}
     assert one([float(i) for i in range(1, 12)])["p90"] == 10.0
     assert one([0.04, 0.04, 0.3]) == {"total": 0.4, "mean": 0.1, "median": 0.0, "p90": 0.3}
+    assert one([0.05, 0.049, 0.149, 0.15]) == {
+        "total": 0.4, "mean": 0.1, "median": 0.1, "p90": 0.2}
+    assert one([0.049, 0.049, 0.05]) == {"total": 0.1, "mean": 0.0, "median": 0.0, "p90": 0.1}
 
 
 # ---------------------------------------------------------------- parsing
