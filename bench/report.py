@@ -1,11 +1,13 @@
 """A grouped contact report over N records: how long reading and aggregating take.
 
 Generates N contact records over 365 days into a throwaway SQLite file (or, with
-`--database-url`, into an empty PostgreSQL database), then times what `GET /api/reports`
-does: `ContactLog.contacts()` for the whole period, then `broker.report.build_report`.
+`--database-url`, into an empty PostgreSQL database), lets the contact log build its daily
+roll-up from them (as after an upgrade), then times what `GET /api/reports` does for a
+year (`web.reports.report_of`, plus the JSON encoding) for several groupings. `--baseline`
+also times the old way, every record read and aggregated, for the first grouping.
 
-    .venv/bin/python -m bench.report --records 1000000 [--group-by day,team,channel]
-    .venv/bin/python -m bench.report --records 100000 --database-url postgresql://…
+    .venv/bin/python -m bench.report --records 1000000 [--group-by day,team,channel ...]
+    .venv/bin/python -m bench.report --records 1000000 --postgres   (or --database-url …)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import random
 import resource
 import sqlite3
+import statistics
 import tempfile
 import time
 from datetime import datetime
@@ -27,6 +30,7 @@ from broker.contactlog.base import CONTACT_COLUMNS, ContactLog
 from broker.contactlog.postgres import PostgresContactLog
 from broker.contactlog.sqlite import SqliteContactLog
 from broker.report import build_report, parse_group_by, parse_opening_hours
+from web.reports import report_of
 
 TZ = ZoneInfo("Europe/Berlin")
 START = datetime(2025, 11, 1, tzinfo=TZ).timestamp()
@@ -89,37 +93,74 @@ async def fill_postgres(dsn: str, data: list[tuple[Any, ...]]) -> None:
         await conn.close()
 
 
+async def open_log(args: argparse.Namespace, tmp: str) -> ContactLog:
+    if args.database_url:
+        return PostgresContactLog(args.database_url)
+    return SqliteContactLog(Path(tmp) / "contacts.sqlite3")
+
+
+async def forget_rollup(args: argparse.Namespace, tmp: str) -> None:
+    """As if the database came from before the roll-up: the next open rebuilds it."""
+    if args.database_url:
+        import asyncpg
+
+        conn: Any = await asyncpg.connect(args.database_url)
+        try:
+            await conn.execute("DELETE FROM rollup_basis")
+        finally:
+            await conn.close()
+    else:
+        db = sqlite3.connect(Path(tmp) / "contacts.sqlite3")
+        with db:
+            db.execute("DELETE FROM rollup_basis")
+        db.close()
+
+
 async def run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     data = rows(args.records)
-    log: ContactLog
     with tempfile.TemporaryDirectory(prefix="cb-bench-report-") as tmp:
+        log = await open_log(args, tmp)
+        await log.open()  # creates the schema
+        await log.close()
         if args.database_url:
-            log = PostgresContactLog(args.database_url)
-            await log.open()
             await fill_postgres(args.database_url, data)
         else:
-            path = Path(tmp) / "contacts.sqlite3"
-            log = SqliteContactLog(path)
-            await log.open()
-            await asyncio.to_thread(fill_sqlite, path, data)
+            await asyncio.to_thread(fill_sqlite, Path(tmp) / "contacts.sqlite3", data)
         del data
         print(f"{args.records} records written in {time.perf_counter() - started:.1f} s")
-        group_by = parse_group_by(args.group_by)
+        await forget_rollup(args, tmp)
+        t0 = time.perf_counter()
+        log = await open_log(args, tmp)
+        await log.open()  # builds the roll-up from the records, as after an upgrade
+        print(f"roll-up built from the records in {time.perf_counter() - t0:.1f} s")
         hours = parse_opening_hours("Mon-Fri 08:00-18:00")
         since, until = START, START + DAYS * 86400
+        print(f"{'group by':<22} {'rows':>7} {'best':>7} {'median':>7}")
         try:
-            for attempt in range(args.runs):
+            for text in args.group_by:
+                group_by = parse_group_by(text)
+                times = []
+                for _ in range(args.runs):
+                    t0 = time.perf_counter()
+                    report = await report_of(log, since=since, until=until,
+                                             timezone="Europe/Berlin", group_by=group_by,
+                                             hours=hours, teams=None, kept_since=0.0)
+                    body = json.dumps(report)
+                    times.append(time.perf_counter() - t0)
+                print(f"{text or '(none)':<22} {len(report['rows']):>7} {min(times):>6.2f}s "
+                      f"{statistics.median(times):>6.2f}s  ({len(body) / 1e6:.1f} MB JSON, "
+                      f"{report['total']['contacts']} contacts)")
+            if args.baseline:
+                group_by = parse_group_by(args.group_by[0])
                 t0 = time.perf_counter()
                 records = await log.contacts(since, until)
-                t1 = time.perf_counter()
                 report = build_report(records, since=since, until=until,
                                       timezone="Europe/Berlin", group_by=group_by, hours=hours)
-                t2 = time.perf_counter()
-                del records
-                print(f"run {attempt + 1}: read {t1 - t0:.2f} s, aggregate {t2 - t1:.2f} s, "
-                      f"total {t2 - t0:.2f} s ({len(report['rows'])} rows, "
-                      f"{report['total']['contacts']} contacts)")
+                json.dumps(report)
+                base = time.perf_counter() - t0
+                print(f"baseline (every record read and aggregated), "
+                      f"{args.group_by[0] or '(none)'}: {base:.2f} s")
         finally:
             await log.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -129,11 +170,29 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.report")
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--group-by", default="day,team,channel")
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--group-by", action="append",
+                        help="a grouping to time (repeatable; default: several)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time the first grouping from single records (slow)")
     parser.add_argument("--database-url", default="",
                         help="an EMPTY PostgreSQL database (its contacts table is filled)")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throwaway PostgreSQL server (as the tests do) and use it")
+    args = parser.parse_args()
+    args.group_by = args.group_by or ["", "team,channel", "month,team,channel", "week,channel",
+                                      "day,team,channel"]
+    if not args.postgres:
+        asyncio.run(run(args))
+        return
+    from tests.pg import start_server
+
+    server = start_server()
+    try:
+        args.database_url = asyncio.run(server.create_database("bench"))
+        asyncio.run(run(args))
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ What counts (docs/protocol.md section 5.2 says the same):
   or ceil(0.9 * n) of the n values sorted ascending, each value taken to the tenth of a
   second (halves up from the millisecond), the resolution the report shows. That keeps
   them exact when the figures come from the daily roll-up (broker/rollup.py).
-- Rounding: seconds to 0.1, rates and shares to 4 decimals, the satisfaction mean to 2.
+- Rounding: seconds to 0.1, rates and shares to 4 decimals, the satisfaction mean to 2,
+  each from the exact sums (integer milliseconds, counts), halves up.
   A mean or percentile of no values is null; a rate whose denominator is 0 is null.
 - Grouping by **channel** puts a record in the channel it spent the most seconds on (on a
   tie, the richer one: video, audio, phone), `none` when media never connected. Its figures
@@ -61,7 +62,7 @@ from broker.rollup import (
     METRICS,
     NO_CHANNEL,
     VALUE_MASK,
-    RollupRow,
+    RollupColumns,
     contribution,
     local_day,
     midnight,
@@ -168,145 +169,157 @@ def percentile_rank(n: int, p: int) -> int:
     return max((p * n + 99) // 100, 1)  # ceil without floating point
 
 
-def _r(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
+def _halves_up(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole to the nearest integer, halves up, exactly (integers throughout);
+    where whole is 0 the result is meaningless and masked by the caller."""
+    safe = np.maximum(whole, 1)
+    rounded: np.ndarray = (2 * part + safe) // (2 * safe)
+    return rounded
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(part / whole, 4)
+def _column(values: np.ndarray, scale: int, present: np.ndarray | None = None
+            ) -> list[float | None]:
+    """Integers in units of 1/scale as floats; None where `present` is False."""
+    out: list[float | None] = (values / scale).tolist()
+    if present is not None:
+        for i in np.flatnonzero(~present).tolist():
+            out[i] = None
+    return out
 
 
-def _mean_seconds(ms: int, n: int) -> float | None:
-    # one division of the exact sum: the same float as summing the seconds and dividing
-    return None if n == 0 else round(ms / (n * 1000), 1)
+def _week(day: date) -> str:
+    iso = day.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"
 
 
-class _Labels:
-    """Group values of a roll-up row; the week and month of a day are worked out once."""
-
-    def __init__(self) -> None:
-        self._days: dict[str, tuple[str, str]] = {}
-
-    def of(self, row: RollupRow, name: str) -> str:
-        if name == "day":
-            return row.day
+def _group_columns(rows: RollupColumns, group_by: Sequence[str]) -> list[Sequence[str]]:
+    """One column of group values per grouping; week and month worked out once a day."""
+    out: list[Sequence[str]] = []
+    for name in group_by:
         if name in ("week", "month"):
-            labels = self._days.get(row.day)
-            if labels is None:
-                d = date.fromisoformat(row.day)
-                iso = d.isocalendar()
-                labels = self._days[row.day] = (f"{iso.year}-W{iso.week:02d}",
-                                                f"{d.year}-{d.month:02d}")
-            return labels[0] if name == "week" else labels[1]
-        if name == "channel":
-            return row.channel
-        if name == "team":
-            return row.team
-        if name == "kind":
-            return row.kind
-        if name == "counsellor":
-            if not row.counsellor:
-                raise ValueError("a roll-up row has no counsellor: group records instead")
-            return row.counsellor
-        raise ValueError(name)
+            days = {d: date.fromisoformat(d) for d in set(rows.day)}
+            label = {d: _week(v) if name == "week" else f"{v.year}-{v.month:02d}"
+                     for d, v in days.items()}
+            out.append([label[d] for d in rows.day])
+        elif name == "counsellor":
+            if rows.counsellor is None:
+                raise ValueError("roll-up rows have no counsellor: group single records")
+            out.append(rows.counsellor)
+        else:
+            out.append(getattr(rows, name))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class _Aggregate:
-    """Per group (and one more row: the total): the counters summed, and per metric how
-    many values there are and the values at the median and p90 ranks (tenths)."""
+    """Per group (and one more row: the total): the counters summed (COUNTERS order), and
+    per metric how many values there are and the values at the median and p90 ranks
+    (tenths of a second)."""
 
-    counts: list[list[int]]
-    n: list[list[int]]
-    median: list[list[int]]
-    p90: list[list[int]]
+    counts: np.ndarray  # (groups + 1, counters)
+    n: np.ndarray  # (groups + 1, metrics)
+    median: np.ndarray
+    p90: np.ndarray
 
 
-def _aggregate(rows: Sequence[RollupRow], group_index: np.ndarray, groups: int) -> _Aggregate:
-    metrics = len(METRICS)
-    counts = np.zeros((groups + 1, len(COUNTERS)), dtype=np.int64)
-    if rows:
-        matrix = np.array([r.counts for r in rows], dtype=np.int64)
-        np.add.at(counts, group_index, matrix)
-        counts[groups] = matrix.sum(axis=0)
-    lengths = np.fromiter((len(r.hist) // 4 for r in rows), dtype=np.int64, count=len(rows))
-    packed = np.frombuffer(b"".join(r.hist for r in rows), dtype="<u4").astype(np.int64)
-    metric = packed >> METRIC_SHIFT
-    value = packed & VALUE_MASK
-    # sort by (group, metric, value) at once: then each (group, metric) is one sorted run
-    segment = np.repeat(group_index, lengths) * metrics + metric
-    ordered = np.sort((segment << METRIC_SHIFT) | value)
-    n = np.bincount(segment, minlength=groups * metrics)
+def _ranked(ordered: np.ndarray, n: np.ndarray) -> dict[int, np.ndarray]:
+    """`ordered`: runs of sorted values, one run per segment, `n` long each: the values at
+    the median and p90 ranks of each run (0 for an empty one)."""
     starts = np.cumsum(n) - n
-    at: dict[int, np.ndarray] = {}
+    out = {}
     for p in (50, 90):
         rank = np.maximum((p * n + 99) // 100, 1)
         idx = np.where(n > 0, starts + rank - 1, 0)
-        at[p] = np.where(n > 0, ordered[idx] & VALUE_MASK, 0) if len(ordered) \
-            else np.zeros_like(n)
-    # the total: the same per metric over every value (a selection, not a second sort)
-    total_n, total_at = [], {50: [0] * metrics, 90: [0] * metrics}
-    for m in range(metrics):
-        values = value[metric == m]
-        total_n.append(len(values))
-        for p in (50, 90):
-            if len(values):
-                k = percentile_rank(len(values), p) - 1
-                total_at[p][m] = int(np.partition(values, k)[k])
+        out[p] = np.where(n > 0, ordered[idx], 0) if len(ordered) else np.zeros_like(n)
+    return out
+
+
+def _aggregate(rows: RollupColumns, group_index: np.ndarray, groups: int) -> _Aggregate:
+    metrics = len(METRICS)
+    counts = np.zeros((groups + 1, len(COUNTERS)), dtype=np.int64)
+    if len(rows):
+        matrix = np.array(rows.counts, dtype=np.int64).T
+        np.add.at(counts, group_index, matrix)
+        counts[groups] = matrix.sum(axis=0)
+    lengths = np.fromiter(map(len, rows.hist), dtype=np.int64, count=len(rows)) // 4
+    packed = np.frombuffer(b"".join(rows.hist), dtype="<u4")
+    # per group: sort by (group, metric, value) at once, each (group, metric) one run
+    segment = np.repeat(group_index * metrics, lengths) + (packed >> METRIC_SHIFT)
+    ordered = np.sort((segment << METRIC_SHIFT) | (packed & VALUE_MASK)) & VALUE_MASK
+    n = np.bincount(segment, minlength=groups * metrics)
+    at = _ranked(ordered, n)
+    # the total: the packed values sort by (metric, value) as they are
+    total_n = np.bincount(packed >> METRIC_SHIFT, minlength=metrics)
+    total_at = _ranked(np.sort(packed) & VALUE_MASK, total_n)
     return _Aggregate(
-        counts=counts.tolist(),
-        n=[*n.reshape(groups, metrics).tolist(), total_n],
-        median=[*at[50].reshape(groups, metrics).tolist(), total_at[50]],
-        p90=[*at[90].reshape(groups, metrics).tolist(), total_at[90]],
+        counts=counts,
+        n=np.vstack([n.reshape(groups, metrics), total_n]),
+        median=np.vstack([at[50].reshape(groups, metrics), total_at[50]]),
+        p90=np.vstack([at[90].reshape(groups, metrics), total_at[90]]),
     )
 
 
-def _figures(agg: _Aggregate, g: int) -> dict[str, Any]:
-    c, n, med, p90 = agg.counts[g], agg.n[g], agg.median[g], agg.p90[g]
-    contacts = c[INDEX["contacts"]]
+def _figures(agg: _Aggregate) -> list[dict[str, Any]]:
+    """Every group's figures (the total last), computed column by column: rounding is
+    done on the exact integer sums, halves up."""
+    c, n = agg.counts, agg.n
 
-    def stats(m: int, ms: int) -> dict[str, float | None]:
-        if n[m] == 0:
-            return {"total": round(ms / 1000, 1), "mean": None, "median": None, "p90": None}
-        return {"total": round(ms / 1000, 1), "mean": _mean_seconds(ms, n[m]),
-                "median": med[m] / 10, "p90": p90[m] / 10}
+    def counter(name: str) -> np.ndarray:
+        return c[:, INDEX[name]]
 
+    contacts = counter("contacts")
+    seconds: list[list[dict[str, float | None]]] = []
+    for m, key in enumerate(SECONDS_KEYS):
+        ms, has = counter(f"{key}_ms"), n[:, m] > 0
+        seconds.append([
+            {"total": total, "mean": mean, "median": median, "p90": p90}
+            for total, mean, median, p90 in zip(
+                _column(_halves_up(ms, np.full_like(ms, 100)), 10),
+                _column(_halves_up(ms, 100 * n[:, m]), 10, has),
+                _column(agg.median[:, m], 10, has),
+                _column(agg.p90[:, m], 10, has), strict=True)])
     wait = METRICS.index("waiting")
-    rated = c[INDEX["rating_n"]]
-    return {
-        "contacts": contacts,
-        "seconds": {k: stats(m, c[INDEX[f"{k}_ms"]]) for m, k in enumerate(SECONDS_KEYS)},
-        "waiting_seconds": {
-            "mean": _mean_seconds(c[INDEX["waiting_ms"]], n[wait]),
-            "p90": p90[wait] / 10 if n[wait] else None,
-        },
-        "no_show_rate": _rate(c[INDEX["no_show"]], c[INDEX["due"]]),
-        "fallback_rate": _rate(c[INDEX["fallback"]], contacts),
-        "connection_failure_rate": _rate(c[INDEX["failed"]], contacts),
-        "outside_hours_share": _rate(c[INDEX["outside"]], contacts),
-        "satisfaction": {
-            "count": rated,
-            "mean": round(c[INDEX["rating_sum"]] / rated, 2) if rated else None,
-        },
-    }
+    waited = n[:, wait] > 0
+    waiting = [{"mean": mean, "p90": p90} for mean, p90 in zip(
+        _column(_halves_up(counter("waiting_ms"), 100 * n[:, wait]), 10, waited),
+        _column(agg.p90[:, wait], 10, waited), strict=True)]
+
+    def rate(part: str, whole: np.ndarray) -> list[float | None]:
+        return _column(_halves_up(10_000 * counter(part), whole), 10_000, whole > 0)
+
+    rated = counter("rating_n")
+    satisfaction = [{"count": count, "mean": mean} for count, mean in zip(
+        rated.tolist(), _column(_halves_up(100 * counter("rating_sum"), rated), 100,
+                                rated > 0), strict=True)]
+    video, audio, phone, every = seconds
+    return [
+        {"contacts": n_contacts,
+         "seconds": {"video": v, "audio": a, "phone": p, "all": e},
+         "waiting_seconds": w, "no_show_rate": no_show, "fallback_rate": fallback,
+         "connection_failure_rate": failed, "outside_hours_share": outside,
+         "satisfaction": sat}
+        for n_contacts, v, a, p, e, w, no_show, fallback, failed, outside, sat in zip(
+            contacts.tolist(), video, audio, phone, every, waiting,
+            rate("no_show", counter("due")), rate("fallback", contacts),
+            rate("failed", contacts), rate("outside", contacts), satisfaction, strict=True)
+    ]
 
 
-def report_from_rows(rows: Sequence[RollupRow], *, since: float, until: float,
+def report_from_rows(rows: RollupColumns, *, since: float, until: float,
                      timezone: str, group_by: Sequence[str]) -> dict[str, Any]:
     """The report document (`from`, `to`, `timezone`, `group_by`, `rows`, `total`) from
     roll-up rows: the day's rows of the database for whole days, one row per record for
     the rest. The caller picks the rows that belong to the period."""
-    labels = _Labels()
     index: dict[tuple[str, ...], int] = {}
-    group_index = np.empty(len(rows), dtype=np.int64)
-    for i, row in enumerate(rows):
-        key = tuple(labels.of(row, name) for name in group_by)
-        group_index[i] = index.setdefault(key, len(index))
-    agg = _aggregate(rows, group_index, len(index))
-    out = [{"group": dict(zip(group_by, key, strict=True)), **_figures(agg, g)}
+    keys = zip(*_group_columns(rows, group_by), strict=True) if group_by \
+        else [()] * len(rows)
+    group_index = np.fromiter((index.setdefault(k, len(index)) for k in keys),
+                              dtype=np.int64, count=len(rows))
+    figures = _figures(_aggregate(rows, group_index, len(index)))
+    out = [{"group": dict(zip(group_by, key, strict=True)), **figures[g]}
            for key, g in sorted(index.items())]
     return {"from": since, "to": until, "timezone": timezone, "group_by": list(group_by),
-            "rows": out, "total": _figures(agg, len(index))}
+            "rows": out, "total": figures[-1]}
 
 
 def build_report(records: Iterable[Mapping[str, Any]], *, since: float, until: float,
@@ -315,8 +328,8 @@ def build_report(records: Iterable[Mapping[str, Any]], *, since: float, until: f
     """The report over single records (those outside [since, until) are left out)."""
     tz = ZoneInfo(timezone)
     rows = [contribution(r, tz, hours) for r in records if since <= r["ended_at"] < until]
-    return report_from_rows(rows, since=since, until=until, timezone=timezone,
-                            group_by=group_by)
+    return report_from_rows(RollupColumns.of_rows(rows), since=since, until=until,
+                            timezone=timezone, group_by=group_by)
 
 
 def figure_columns() -> list[str]:

@@ -19,7 +19,7 @@ all channels together, and one for its waiting time if it has one.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -87,6 +87,58 @@ class RollupRow:
     @property
     def key(self) -> tuple[str, str, str, str]:
         return (self.day, self.team, self.kind, self.channel)
+
+
+@dataclass(frozen=True, slots=True)
+class RollupColumns:
+    """Roll-up rows column by column: what a report aggregates. Built from a query's rows
+    with one transposition (no object per row), or from single records' shares."""
+
+    day: Sequence[str]
+    team: Sequence[str]
+    kind: Sequence[str]
+    channel: Sequence[str]
+    counts: Sequence[Sequence[int]]  # one column per counter, COUNTERS order
+    hist: Sequence[bytes]
+    counsellor: Sequence[str] | None = None  # only when every row is one record
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    @staticmethod
+    def of_tuples(rows: Sequence[Sequence[Any]]) -> RollupColumns:
+        """From rows in `day, team, kind, channel, <COUNTERS>, hist` order."""
+        if not rows:
+            return EMPTY
+        day, team, kind, channel, *counts, hist = zip(*rows, strict=True)
+        return RollupColumns(day, team, kind, channel, counts, hist)
+
+    @staticmethod
+    def of_rows(rows: Sequence[RollupRow]) -> RollupColumns:
+        """From single records' shares (they keep their counsellor)."""
+        if not rows:
+            return EMPTY
+        return RollupColumns(
+            day=[r.day for r in rows], team=[r.team for r in rows],
+            kind=[r.kind for r in rows], channel=[r.channel for r in rows],
+            counts=list(zip(*(r.counts for r in rows), strict=True)),
+            hist=[r.hist for r in rows], counsellor=[r.counsellor for r in rows])
+
+    def __add__(self, other: RollupColumns) -> RollupColumns:
+        if not other:
+            return self
+        if not self:
+            return other
+        return RollupColumns(
+            day=[*self.day, *other.day], team=[*self.team, *other.team],
+            kind=[*self.kind, *other.kind], channel=[*self.channel, *other.channel],
+            counts=[[*a, *b] for a, b in zip(self.counts, other.counts, strict=True)],
+            hist=[*self.hist, *other.hist],
+            counsellor=None if self.counsellor is None or other.counsellor is None
+            else [*self.counsellor, *other.counsellor])
+
+
+EMPTY = RollupColumns((), (), (), (), [()] * len(COUNTERS), ())
 
 
 def millis(seconds: float) -> int:
@@ -192,18 +244,33 @@ def rating_contribution(record: Mapping[str, Any], score: int, tz: ZoneInfo) -> 
     )
 
 
-def merge(rows: Iterable[RollupRow]) -> list[RollupRow]:
-    """Rows with the same key summed into one (counters added, values joined), by key."""
-    counts: dict[tuple[str, str, str, str], list[int]] = {}
-    hists: dict[tuple[str, str, str, str], list[bytes]] = {}
-    for row in rows:
+class Merger:
+    """Sums rows with the same key (counters added, values joined): a day's roll-up built
+    from its records one by one, without holding the records."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, str, str], list[int]] = {}
+        self._hists: dict[tuple[str, str, str, str], list[bytes]] = {}
+
+    def add(self, row: RollupRow) -> None:
         key = row.key
-        have = counts.get(key)
+        have = self._counts.get(key)
         if have is None:
-            counts[key] = list(row.counts)
-            hists[key] = [row.hist]
+            self._counts[key] = list(row.counts)
+            self._hists[key] = [row.hist]
         else:
             for i, v in enumerate(row.counts):
                 have[i] += v
-            hists[key].append(row.hist)
-    return [RollupRow(*key, tuple(counts[key]), b"".join(hists[key])) for key in sorted(counts)]
+            self._hists[key].append(row.hist)
+
+    def rows(self) -> list[RollupRow]:
+        return [RollupRow(*key, tuple(self._counts[key]), b"".join(self._hists[key]))
+                for key in sorted(self._counts)]
+
+
+def merge(rows: Iterable[RollupRow]) -> list[RollupRow]:
+    """Rows with the same key summed into one, by key."""
+    merger = Merger()
+    for row in rows:
+        merger.add(row)
+    return merger.rows()

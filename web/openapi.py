@@ -482,8 +482,10 @@ def paths() -> dict[str, Schema]:
                                     "UTF-8 with BOM"},
                 ],
                 description="Supervisors for the teams they lead, admins for all; grouping "
-                            "by counsellor only within those teams. Definitions of every "
-                            "figure: docs/protocol.md section 5.2.",
+                            "by counsellor only within those teams. Before the retention "
+                            "horizon (CB_RETENTION_DAYS) only whole days and no counsellor "
+                            "grouping (400 otherwise). Definitions of every figure: "
+                            "docs/protocol.md section 5.2.",
             ),
         },
         "/api/contacts/{session}": {

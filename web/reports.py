@@ -36,7 +36,7 @@ from broker.report import (
     report_from_rows,
     retention_cutoff,
 )
-from broker.rollup import RollupRow, contribution
+from broker.rollup import EMPTY, RollupColumns, contribution
 from broker.types import Role
 from web.auth import TEAM, staff
 from web.keys import SERVICE, SETTINGS
@@ -134,16 +134,16 @@ async def report_of(contacts: ContactLog, *, since: float, until: float, timezon
         raise BadInput(f"records before {kept} are deleted (retention) and only their daily "
                        "totals are kept: a report reaching back before then must start and "
                        "end at midnight and cannot be grouped by counsellor")
-    rows: list[RollupRow] = []
+    days = EMPTY
     records: list[dict[str, Any]] = []
     if teams is None or teams:
         if where.days is not None:
-            rows = await contacts.rollup(*where.days, teams=teams)
+            days = await contacts.rollup(*where.days, teams=teams)
         for a, b in where.records:
             records += await contacts.contacts(a, b, teams=teams)
 
     def compute() -> dict[str, Any]:
-        rows.extend(contribution(r, tz, hours) for r in records)
+        rows = days + RollupColumns.of_rows([contribution(r, tz, hours) for r in records])
         return report_from_rows(rows, since=since, until=until, timezone=timezone,
                                 group_by=group_by)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from broker.record import ContactRecord
-from broker.rollup import COUNTERS, KEY_COLUMNS, RollupRow
+from broker.rollup import COUNTERS, KEY_COLUMNS, RollupColumns
 
 # the contacts table's columns, the same on every backend
 CONTACT_COLUMNS = (
@@ -73,11 +73,6 @@ def rollup_upsert(marks: Sequence[str], join_hist: str) -> str:
 def rollup_select(day_marks: tuple[str, str]) -> str:
     return (f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM contact_days "  # noqa: S608
             f"WHERE day >= {day_marks[0]} AND day < {day_marks[1]}")
-
-
-def rollup_row(row: Sequence[Any]) -> RollupRow:
-    day, team, kind, channel = row[:4]
-    return RollupRow(day, team, kind, channel, tuple(row[4:4 + len(COUNTERS)]), bytes(row[-1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +173,7 @@ class ContactLog(Protocol):
     async def is_closed(self, session_id: str) -> bool: ...
 
     async def rollup(self, first_day: str, end_day: str,
-                     teams: frozenset[str] | None = None) -> list[RollupRow]:
+                     teams: frozenset[str] | None = None) -> RollupColumns:
         """The roll-up rows of the local days [first_day, end_day) (ISO dates)."""
 
     async def purge_contacts(self, ended_before: float) -> int:

@@ -36,7 +36,6 @@ from broker.contactlog.base import (
     contact_values,
     outbox_row,
     rollup_insert,
-    rollup_row,
     rollup_select,
     rollup_upsert,
 )
@@ -44,11 +43,12 @@ from broker.errors import Conflict, ContactLogUnavailable
 from broker.record import ContactRecord
 from broker.rollup import (
     DEFAULT_BASIS,
+    Merger,
     RollupBasis,
+    RollupColumns,
     RollupRow,
     contribution,
     local_day,
-    merge,
     rating_contribution,
 )
 
@@ -263,11 +263,11 @@ async def ensure_rollup(conn: _Connection, basis: RollupBasis) -> bool:
                 first = local_day(oldest, tz).isoformat()
                 await conn.execute("DELETE FROM contact_days WHERE day >= $1", first,
                                    timeout=MIGRATION_TIMEOUT)
-                records = [contact_from_columns(r) async for r in conn.cursor(_SELECT_CONTACTS)]
-                rows = merge(contribution(r, tz, hours) for r in records)
-                del records
+                merger = Merger()
+                async for r in conn.cursor(_SELECT_CONTACTS):
+                    merger.add(contribution(contact_from_columns(r), tz, hours))
                 await conn.executemany(rollup_insert(_ROLLUP_MARKS),
-                                       [(*r.key, *r.counts, r.hist) for r in rows],
+                                       [(*r.key, *r.counts, r.hist) for r in merger.rows()],
                                        timeout=MIGRATION_TIMEOUT)
                 if made is not None:
                     log.warning("report basis changed (%s, %s -> %s, %s): roll-up rebuilt "
@@ -552,13 +552,13 @@ class PostgresContactLog:
         return [contact_from_columns(r) for r in rows]
 
     async def rollup(self, first_day: str, end_day: str,
-                     teams: frozenset[str] | None = None) -> list[RollupRow]:
+                     teams: frozenset[str] | None = None) -> RollupColumns:
         sql, args = _ROLLUP_SELECT, [first_day, end_day]
         if teams is not None:
             sql += " AND team = ANY($3::text[])"
         async with self._connection() as conn:
             rows = await conn.fetch(sql, *args, *([] if teams is None else [sorted(teams)]))
-        return [rollup_row(tuple(r.values())) for r in rows]
+        return RollupColumns.of_tuples([tuple(r.values()) for r in rows])
 
     async def purge_contacts(self, ended_before: float) -> int:
         async with self._connection() as conn:

@@ -31,7 +31,6 @@ from broker.contactlog.base import (
     contact_values,
     outbox_row,
     rollup_insert,
-    rollup_row,
     rollup_select,
     rollup_upsert,
 )
@@ -40,6 +39,7 @@ from broker.record import ContactRecord
 from broker.rollup import (
     DEFAULT_BASIS,
     RollupBasis,
+    RollupColumns,
     RollupRow,
     contribution,
     local_day,
@@ -289,6 +289,7 @@ class SqliteContactLog:
         self._synchronous = synchronous
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contactlog")
         self._db: sqlite3.Connection | None = None
+        self._closed = False
         self.on_outbox: Callable[[], None] | None = None
 
     def _outbox_written(self, outbox: Sequence[OutboxEntry]) -> None:
@@ -318,6 +319,10 @@ class SqliteContactLog:
         await asyncio.get_running_loop().run_in_executor(self._pool, connect)
 
     async def close(self) -> None:
+        if self._closed:  # closing twice is harmless, as on PostgreSQL
+            return
+        self._closed = True
+
         def shut() -> None:
             if self._db is not None:
                 self._db.close()
@@ -466,16 +471,16 @@ class SqliteContactLog:
         return await self._run(read)
 
     async def rollup(self, first_day: str, end_day: str,
-                     teams: frozenset[str] | None = None) -> list[RollupRow]:
+                     teams: frozenset[str] | None = None) -> RollupColumns:
         sql, args = _ROLLUP_SELECT, [first_day, end_day]
         if teams is not None:
             sql += f" AND team IN ({','.join('?' * len(teams))})"
             args += sorted(teams)
 
-        def read(db: sqlite3.Connection) -> list[RollupRow]:
+        def read(db: sqlite3.Connection) -> RollupColumns:
             cur = db.cursor()
             cur.row_factory = None  # plain tuples: many rows
-            return [rollup_row(r) for r in cur.execute(sql, args)]
+            return RollupColumns.of_tuples(cur.execute(sql, args).fetchall())
 
         return await self._run(read)
 

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from broker.contactlog.base import ContactLog
 from broker.contactlog.postgres import PostgresContactLog
 from broker.contactlog.sqlite import SqliteContactLog
+from broker.rollup import DEFAULT_BASIS, RollupBasis
 from broker.session import Policy
 from broker.store.base import Store
 from broker.store.memory import MemoryStore
@@ -45,12 +46,12 @@ async def postgres_dsn(postgres_server: PostgresServer) -> str:
 @dataclass
 class Backend:
     name: str
-    make: Callable[[], ContactLog]
+    make: Callable[[RollupBasis], ContactLog]
     sql: Callable[[str], Awaitable[None]]  # straight to the database, as an operator would
     opened: list[ContactLog] = field(default_factory=list)
 
-    async def open(self) -> ContactLog:
-        contact_log = self.make()
+    async def open(self, basis: RollupBasis = DEFAULT_BASIS) -> ContactLog:
+        contact_log = self.make(basis)
         await contact_log.open()
         self.opened.append(contact_log)
         return contact_log
@@ -67,7 +68,7 @@ def sqlite_backend(path: Path) -> Backend:
     async def sql(text: str) -> None:
         await asyncio.to_thread(run, text)
 
-    return Backend("sqlite", lambda: SqliteContactLog(path), sql)
+    return Backend("sqlite", lambda basis: SqliteContactLog(path, basis=basis), sql)
 
 
 def postgres_backend(dsn: str) -> Backend:
@@ -78,7 +79,7 @@ def postgres_backend(dsn: str) -> Backend:
         finally:
             await conn.close()
 
-    return Backend("postgres", lambda: PostgresContactLog(dsn), sql)
+    return Backend("postgres", lambda basis: PostgresContactLog(dsn, basis=basis), sql)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

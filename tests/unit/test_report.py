@@ -27,11 +27,14 @@ from broker.errors import BadInput
 from broker.record import ContactRecord
 from broker.report import (
     OpeningHoursError,
+    Plan,
     build_report,
     parse_group_by,
     parse_opening_hours,
     parse_period,
     parse_time,
+    plan,
+    retention_cutoff,
 )
 from broker.types import Channel, EndReason, Kind, State
 
@@ -221,8 +224,19 @@ def main_channel(seconds: dict[str, float]) -> str:
     return min(used)[2] if used else "none"
 
 
+def exact_sum(values: Iterable[float]) -> Fraction:
+    return sum((Fraction(v) for v in values), Fraction(0))
+
+
+def half_up(value: Fraction | float, digits: int) -> float:
+    """Rounded to `digits` decimals from the exact value, halves up (0.15 -> 0.2, which
+    round() would make 0.1: the float 0.15 is a little less)."""
+    scale = 10 ** digits
+    return math.floor(Fraction(value) * scale + Fraction(1, 2)) / scale
+
+
 def rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
+    return half_up(Fraction(part, whole), 4) if whole else None
 
 
 def expected_figures(cases: Sequence[Case]) -> dict[str, Any]:
@@ -230,27 +244,26 @@ def expected_figures(cases: Sequence[Case]) -> dict[str, Any]:
     due = [c for c in cases if c.record.state != State.CANCELLED]
     no_shows = [c for c in due if c.record.state == State.NO_SHOW]
 
-    def stats(values: list[float], total: float) -> dict[str, float | None]:
+    def stats(values: list[float], total: Fraction) -> dict[str, float | None]:
         if not values:
-            return {"total": round(total, 1), "mean": None, "median": None, "p90": None}
-        return {"total": round(total, 1), "mean": round(sum(values) / len(values), 1),
-                "median": round(median(values), 1),
-                "p90": round(nearest_rank_p90(values), 1)}
+            return {"total": half_up(total, 1), "mean": None, "median": None, "p90": None}
+        return {"total": half_up(total, 1), "mean": half_up(exact_sum(values) / len(values), 1),
+                "median": median(values), "p90": nearest_rank_p90(values)}
 
     seconds: dict[str, Any] = {}
     for channel in CHANNELS:
         per = [c.record.seconds[channel] for c in contacts]
-        seconds[channel] = stats([s for s in per if s > 0], sum(per))
-    every = [sum(c.record.seconds.values()) for c in contacts]
-    seconds["all"] = stats([s for s in every if s > 0], sum(every))
+        seconds[channel] = stats([s for s in per if s > 0], exact_sum(per))
+    every = [exact_sum(c.record.seconds.values()) for c in contacts]
+    seconds["all"] = stats([float(s) for s in every if s > 0], exact_sum(every))
     waits = [c.record.waiting_seconds for c in contacts if c.record.waiting_seconds is not None]
     ratings = [c.satisfaction for c in contacts if c.satisfaction is not None]
     return {
         "contacts": len(contacts),
         "seconds": seconds,
         "waiting_seconds": {
-            "mean": round(sum(waits) / len(waits), 1) if waits else None,
-            "p90": round(nearest_rank_p90(waits), 1) if waits else None,
+            "mean": half_up(exact_sum(waits) / len(waits), 1) if waits else None,
+            "p90": nearest_rank_p90(waits) if waits else None,
         },
         "no_show_rate": rate(len(no_shows), len(due)),
         "fallback_rate": rate(sum(c.record.fallback_used for c in contacts), len(contacts)),
@@ -259,7 +272,8 @@ def expected_figures(cases: Sequence[Case]) -> dict[str, Any]:
             len(contacts)),
         "outside_hours_share": rate(sum(c.outside for c in contacts), len(contacts)),
         "satisfaction": {"count": len(ratings),
-                         "mean": round(sum(ratings) / len(ratings), 2) if ratings else None},
+                         "mean": half_up(Fraction(sum(ratings), len(ratings)), 2)
+                         if ratings else None},
     }
 
 
@@ -407,6 +421,9 @@ def test_p90_and_median_by_hand() -> None:
     assert one([0.05, 0.049, 0.149, 0.15]) == {
         "total": 0.4, "mean": 0.1, "median": 0.1, "p90": 0.2}
     assert one([0.049, 0.049, 0.05]) == {"total": 0.1, "mean": 0.0, "median": 0.0, "p90": 0.1}
+    # rounding is from the exact sum, halves up: round(0.15, 1) would say 0.1
+    assert one([0.15]) == {"total": 0.2, "mean": 0.2, "median": 0.2, "p90": 0.2}
+    assert one([0.05, 0.1]) == {"total": 0.2, "mean": 0.1, "median": 0.1, "p90": 0.1}
 
 
 # ---------------------------------------------------------------- parsing
@@ -476,3 +493,35 @@ def test_group_by_names() -> None:
     for bad in ("day,", "days", "day,day", " day", "Team"):
         with pytest.raises(BadInput):
             parse_group_by(bad)
+
+
+# ---------------------------------------------------------------- where figures come from
+
+
+def test_plan_reads_whole_days_from_the_rollup_and_edges_from_records() -> None:
+    assert plan(SINCE, UNTIL, TZ, by_counsellor=False) == Plan(("2026-10-19", "2026-11-02"), ())
+    a, b = local(date(2026, 10, 19), 12, 30, 0), local(date(2026, 11, 1), 6, 0, 0)
+    assert plan(a, b, TZ, by_counsellor=False) == Plan(
+        ("2026-10-20", "2026-11-01"),
+        ((a, local(date(2026, 10, 20), 0, 0, 0)), (local(date(2026, 11, 1), 0, 0, 0), b)))
+    # the 25-hour day is one whole day: 2026-10-24 22:00 UTC to 2026-10-25 23:00 UTC
+    sun, mon = local(date(2026, 10, 25), 0, 0, 0), local(date(2026, 10, 26), 0, 0, 0)
+    assert mon - sun == 25 * 3600
+    assert plan(sun, mon, TZ, by_counsellor=False) == Plan(("2026-10-25", "2026-10-26"), ())
+    # less than a day, or by counsellor: records only
+    assert plan(sun + 1, mon, TZ, by_counsellor=False) == Plan(None, ((sun + 1, mon),))
+    assert plan(SINCE, UNTIL, TZ, by_counsellor=True) == Plan(None, ((SINCE, UNTIL),))
+
+
+def test_retention_cutoff_is_local_midnight_days_back() -> None:
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC).timestamp()
+    # 90 days before 2026-11-23 is 2026-08-25, summer time: midnight is 22:00 UTC before
+    assert retention_cutoff(now, 90, TZ) == datetime(2026, 8, 24, 22, 0, tzinfo=UTC).timestamp()
+    # just after midnight local (23:30 UTC), "today" is already the next day
+    late = datetime(2026, 11, 23, 23, 30, tzinfo=UTC).timestamp()
+    assert retention_cutoff(late, 1, TZ) == datetime(2026, 11, 22, 23, 0,
+                                                     tzinfo=UTC).timestamp()
+    # across the clock change: one day back from Monday 26 October is Sunday's midnight
+    monday = datetime(2026, 10, 26, 10, 0, tzinfo=UTC).timestamp()
+    assert retention_cutoff(monday, 1, TZ) == datetime(2026, 10, 24, 22, 0,
+                                                       tzinfo=UTC).timestamp()

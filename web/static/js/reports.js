@@ -106,7 +106,10 @@ export function setupReports(getToken, onExpired) {
     const failed = [table, perDay, durations].find((r) => !r.ok);
     if (failed) {
       say(status, "");
-      say(error, () => errorText(failed.error));
+      // the one refusal a valid form can get: counsellors before the retention horizon
+      const retention = failed.error && failed.error.code === "bad_request" &&
+        grouping.includes("counsellor");
+      say(error, () => (retention ? t("rep.retention") : errorText(failed.error)));
       return;
     }
     last = grouping;

@@ -244,6 +244,8 @@ register("de", {
   "rep.downloaded": "Die Datei wurde heruntergeladen.",
   "rep.download_failed": "Die Datei konnte nicht geladen werden. Bitte erneut versuchen.",
   "rep.bad_period": "Bitte einen Zeitraum wählen: „Von“ darf nicht nach „Bis“ liegen.",
+  "rep.retention":
+    "Einzelne Kontakte werden nach der Aufbewahrungsfrist (üblich 90 Tage) gelöscht; davor gibt es nur Tagessummen ohne Fachkraft. Bitte einen späteren Beginn wählen oder nicht nach Fachkraft gruppieren.",
   "rep.none": "Keine Kontakte in diesem Zeitraum.",
   "rep.chart_title": "Kontakte je Zeitraum nach Kanal",
   "rep.duration_title": "Gesprächsdauer je Kanal (Minuten)",
@@ -510,6 +512,8 @@ register("en", {
   "rep.downloaded": "The file was downloaded.",
   "rep.download_failed": "The file could not be loaded. Please try again.",
   "rep.bad_period": "Please choose a period: “From” must not be after “To”.",
+  "rep.retention":
+    "Single contacts are deleted after the retention period (usually 90 days); before that only daily totals without the counsellor are kept. Please choose a later start or do not group by counsellor.",
   "rep.none": "No contacts in this period.",
   "rep.chart_title": "Contacts per period by channel",
   "rep.duration_title": "Call duration per channel (minutes)",
