@@ -224,7 +224,7 @@ def main_channel(seconds: dict[str, float]) -> str:
     return min(used)[2] if used else "none"
 
 
-def exact_sum(values: Iterable[float]) -> Fraction:
+def exact_sum(values: Iterable[float | Fraction]) -> Fraction:
     return sum((Fraction(v) for v in values), Fraction(0))
 
 
@@ -232,7 +232,7 @@ def half_up(value: Fraction | float, digits: int) -> float:
     """Rounded to `digits` decimals from the exact value, halves up (0.15 -> 0.2, which
     round() would make 0.1: the float 0.15 is a little less)."""
     scale = 10 ** digits
-    return math.floor(Fraction(value) * scale + Fraction(1, 2)) / scale
+    return float(math.floor(Fraction(value) * scale + Fraction(1, 2)) / scale)
 
 
 def rate(part: int, whole: int) -> float | None:
