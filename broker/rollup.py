@@ -22,6 +22,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,7 +51,7 @@ KEY_COLUMNS = ("day", "team", "kind", "channel")
 INDEX = {name: i for i, name in enumerate(COUNTERS)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RollupBasis:
     """What a roll-up row depends on besides its records: the zone its days are read in and
     the opening hours `outside` is counted against. The contact log keeps the basis its
@@ -59,12 +60,12 @@ class RollupBasis:
     timezone: str
     opening_hours: str
 
-    @property
+    @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def hours(self) -> OpeningHours:
+    @cached_property
+    def hours(self) -> OpeningHours:  # read once: every closed record needs it
         return parse_opening_hours(self.opening_hours)
 
 

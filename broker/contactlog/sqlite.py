@@ -281,6 +281,7 @@ def ensure_rollup(db: sqlite3.Connection, basis: RollupBasis) -> bool:
     db.execute("COMMIT")
     return True
 
+
 class SqliteContactLog:
     def __init__(self, path: Path, synchronous: str = "NORMAL",
                  basis: RollupBasis = DEFAULT_BASIS) -> None:

@@ -209,22 +209,28 @@ async def test_the_report_on_every_contact_log(backend: Backend) -> None:  # noq
     check_report(report, of_teams("t1", "t3"), ("counsellor",))
 
 
+def command_line_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing from the environment points the command elsewhere."""
+    for name in ("DATABASE_URL", "CB_DATABASE_URL", "CB_DATA_DIR", "CB_REPORT_TIMEZONE",
+                 "CB_OPENING_HOURS", "CB_RETENTION_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def sqlite_log_with_contacts(data_dir: Path) -> None:
+    """The broker's SQLite contact log in `data_dir`, holding the generated contacts."""
+    log = SqliteContactLog(data_dir / "contacts.sqlite3")
+    await log.open()
+    try:
+        await fill(log)
+    finally:
+        await log.close()
+
+
 def test_command_line_report(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                              monkeypatch: pytest.MonkeyPatch) -> None:
     """`counselling-broker report` reads the configured SQLite log and prints JSON or CSV."""
-    for name in ("DATABASE_URL", "CB_DATABASE_URL", "CB_DATA_DIR", "CB_REPORT_TIMEZONE",
-                 "CB_OPENING_HOURS"):
-        monkeypatch.delenv(name, raising=False)
-
-    async def write() -> None:
-        log = SqliteContactLog(tmp_path / "contacts.sqlite3")
-        await log.open()
-        try:
-            await fill(log)
-        finally:
-            await log.close()
-
-    asyncio.run(write())
+    command_line_environment(monkeypatch)
+    asyncio.run(sqlite_log_with_contacts(tmp_path))
     base = ["report", "--data-dir", str(tmp_path), "--from", "2026-10-19",
             "--to", "2026-11-02"]
     assert cli.main([*base, "--group-by", "week,kind"]) == 0

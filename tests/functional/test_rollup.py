@@ -21,12 +21,12 @@ import aiohttp
 import pytest
 
 from broker.contactlog.base import ContactLog
-from broker.contactlog.sqlite import SqliteContactLog
 from broker.errors import BadInput
 from broker.rollup import DEFAULT_BASIS, RollupBasis
 from broker.types import Role
 from tests.conftest import MakeBroker
 from tests.contract.conftest import Backend, backend, postgres_server  # noqa: F401 - fixtures
+from tests.functional.test_reports import command_line_environment, sqlite_log_with_contacts
 from tests.unit.test_report import (
     CASES,
     HOURS,
@@ -177,20 +177,9 @@ def test_purge_command(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     """`counselling-broker purge` deletes what is past CB_RETENTION_DAYS (here one day:
     every generated record, all from 2026); a whole-day report still has every figure and
     one by counsellor is refused."""
-    for name in ("DATABASE_URL", "CB_DATABASE_URL", "CB_DATA_DIR", "CB_REPORT_TIMEZONE",
-                 "CB_OPENING_HOURS"):
-        monkeypatch.delenv(name, raising=False)
+    command_line_environment(monkeypatch)
     monkeypatch.setenv("CB_RETENTION_DAYS", "1")
-
-    async def write() -> None:
-        log = SqliteContactLog(tmp_path / "contacts.sqlite3")
-        await log.open()
-        try:
-            await fill(log)
-        finally:
-            await log.close()
-
-    asyncio.run(write())
+    asyncio.run(sqlite_log_with_contacts(tmp_path))
     assert datetime.now(TZ).date() - timedelta(days=1) > date(2026, 11, 2)
     assert cli.main(["purge", "--data-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.startswith(f"{len(STORED)} contact records deleted")
@@ -229,10 +218,7 @@ async def test_a_running_broker_deletes_what_is_past_retention(
     """A broker started on a log with old records deletes them at start (then hourly), and
     still reports their whole days over HTTP."""
     data = tmp_path / "old"
-    log = SqliteContactLog(data / "contacts.sqlite3")
-    await log.open()
-    await fill(log)
-    await log.close()
+    await sqlite_log_with_contacts(data)
     broker = await make_broker(data_dir=data, retention_days=1)
     contacts = broker.service.contacts
     for _ in range(100):
