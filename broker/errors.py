@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     SESSION_ENDED = "session_ended"
     CHANNEL_NOT_ALLOWED = "channel_not_allowed"
     CONFLICT = "conflict"
+    OFFER_GONE = "offer_gone"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -51,6 +52,7 @@ _HTTP_STATUS = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.NOT_ADMITTED: 403,
     ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.OFFER_GONE: 409,
     ErrorCode.SESSION_ENDED: 410,
     ErrorCode.CHANNEL_NOT_ALLOWED: 409,
     ErrorCode.CONFLICT: 409,
