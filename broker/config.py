@@ -18,6 +18,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from broker.routing import TOPICS
+
 PREFIX = "CB_"
 # secrets may come from files (container secrets) rather than the environment
 SECRET_FILES = {"secret_file": "secret", "turn_secret_file": "turn_secret",
@@ -80,6 +82,14 @@ class Settings:
     # contact records are deleted this many days after the day they ended (their figures
     # stay in the daily roll-up); 90 is the ceiling for certified video consultation
     retention_days: int = 90
+    # drop-ins (/t/<team>): the topics customers choose from (among broker.routing.TOPICS),
+    # how long an offer rings, the wrap-up after a call, the service level's target wait,
+    # and a conversation's usual length (for the estimated wait)
+    dropin_topics: tuple[str, ...] = ("benefits", "placement", "self_employed", "general")
+    dropin_offer_seconds: float = 20.0
+    dropin_wrap_up_seconds: float = 60.0
+    dropin_target_seconds: float = 120.0
+    dropin_handle_seconds: float = 900.0
     turn_ttl_seconds: float = 4 * 3600.0
     # transport limits
     allowed_origins: tuple[str, ...] = ()  # besides public_url
@@ -208,6 +218,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{PREFIX}REPORT_TIMEZONE: unknown zone "
                           f"{settings.report_timezone!r}") from None
+    unknown_topics = set(settings.dropin_topics) - set(TOPICS)
+    if unknown_topics or not settings.dropin_topics:
+        raise ConfigError(f"{PREFIX}DROPIN_TOPICS: one or more of {', '.join(TOPICS)}")
+    if min(settings.dropin_offer_seconds, settings.dropin_target_seconds,
+           settings.dropin_handle_seconds) <= 0 or settings.dropin_wrap_up_seconds < 0:
+        raise ConfigError(f"{PREFIX}DROPIN_OFFER_SECONDS, _TARGET_SECONDS and "
+                          "_HANDLE_SECONDS must be > 0, _WRAP_UP_SECONDS >= 0")
     if not 1 <= settings.retention_days <= 3660:
         raise ConfigError(f"{PREFIX}RETENTION_DAYS must be 1 ... 3660")
     if settings.turn_urls and len(settings.turn_secret) < 16:

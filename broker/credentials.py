@@ -27,9 +27,12 @@ from broker.types import Role, SessionId, StaffId, TeamId
 ALGORITHM = "HS256"
 STAFF_AUDIENCE = "counselling-broker/staff"
 CUSTOMER_AUDIENCE = "counselling-broker/customer"
+TICKET_AUDIENCE = "counselling-broker/ticket"
 STAFF_TYPE = "cb-staff+jwt"
 CUSTOMER_TYPE = "cb-customer+jwt"
-_TYPES = {STAFF_AUDIENCE: STAFF_TYPE, CUSTOMER_AUDIENCE: CUSTOMER_TYPE}
+TICKET_TYPE = "cb-ticket+jwt"
+_TYPES = {STAFF_AUDIENCE: STAFF_TYPE, CUSTOMER_AUDIENCE: CUSTOMER_TYPE,
+          TICKET_AUDIENCE: TICKET_TYPE}
 ACCESS_CODE_DIGITS = 9
 STAFF_ROLES = frozenset({Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN})
 
@@ -50,6 +53,19 @@ class CustomerPrincipal:
     session_id: SessionId
     token_id: str
     generation: int = 0  # of the link; a re-issue makes older generations invalid
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPrincipal:
+    """A drop-in customer's place in a queue: what they asked for and when, so that after
+    a restart of the broker they queue again at the same place."""
+
+    ticket: str
+    team: TeamId
+    topic: str
+    language: str
+    joined_at: float
+    expires_at: float
 
 
 class TokenIssuer:
@@ -100,6 +116,21 @@ class TokenIssuer:
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM,
                           headers={"typ": CUSTOMER_TYPE})
+
+    def ticket_token(self, t: TicketPrincipal, now: float) -> str:
+        claims = {
+            "iss": self._issuer,
+            "aud": TICKET_AUDIENCE,
+            "sub": t.ticket,
+            "team": t.team,
+            "topic": t.topic,
+            "lang": t.language,
+            "joined": t.joined_at,
+            "iat": int(now),
+            "exp": int(t.expires_at),
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM,
+                          headers={"typ": TICKET_TYPE})
 
     @property
     def issuer(self) -> str:
@@ -155,6 +186,15 @@ class TokenIssuer:
         if not isinstance(gen, int) or isinstance(gen, bool) or gen < 0:
             raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid")
         return CustomerPrincipal(SessionId(str(claims["sub"])), str(claims.get("jti", "")), gen)
+
+    def check_ticket(self, token: object, now: float) -> TicketPrincipal:
+        claims = self._decode(token, TICKET_AUDIENCE, now)
+        team, topic, lang, joined = (claims.get(k) for k in ("team", "topic", "lang", "joined"))
+        if not (isinstance(team, str) and isinstance(topic, str) and isinstance(lang, str)
+                and isinstance(joined, int | float) and not isinstance(joined, bool)):
+            raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid")
+        return TicketPrincipal(str(claims["sub"]), TeamId(team), topic, lang, float(joined),
+                               claims["exp"])
 
     # -------------------------------------------------------------- secrets
 

@@ -1,9 +1,10 @@
 """Drop-in routing: which free counsellor gets which waiting customer. Pure: no I/O, no clock.
 
-One `Dispatcher` per team holds the team's waiting customers (tickets), one queue per
-(topic, language) ordered by when they joined, and its signed-in counsellors (agents) with
-their presence and skills. Two moments route, and each is a lookup in per-skill indexes,
-never a walk along a queue:
+The `Dispatcher` holds the waiting customers (tickets), one queue per (team, topic,
+language) ordered by when they joined, and the signed-in counsellors (agents) with their
+presence, teams and skills. One dispatcher serves every team, so that a counsellor of
+several teams is never rung twice at once. Two moments route, and each is a lookup in
+per-skill indexes, never a walk along a queue:
 
 - a customer arrives, or an offer made for them fell through: the **longest-idle** free
   counsellor who serves their topic and language, and has not declined them, gets the
@@ -37,10 +38,10 @@ from itertools import product
 from typing import NewType
 
 from broker.errors import BrokerError, ErrorCode, NotFound
-from broker.types import SessionId, StaffId
+from broker.types import SessionId, StaffId, TeamId
 
 TicketId = NewType("TicketId", str)
-Queue = tuple[str, str]  # (topic, language)
+Queue = tuple[TeamId, str, str]  # (team, topic, language)
 
 
 class Presence(StrEnum):
@@ -59,6 +60,25 @@ class OfferGone(BrokerError):
 
     def __init__(self, message: str = "this customer is no longer offered to you") -> None:
         super().__init__(ErrorCode.OFFER_GONE, message)
+
+
+# the topics a drop-in customer can choose (CB_DROPIN_TOPICS picks among them; the pages
+# have their names in every language)
+TOPICS = ("benefits", "placement", "self_employed", "youth", "general")
+
+
+@dataclass(frozen=True, slots=True)
+class Skills:
+    """What an admin sets for a counsellor: the teams whose drop-ins they take (empty: every
+    team of their sign-in), the topics and the languages they counsel in."""
+
+    teams: frozenset[TeamId] = frozenset()
+    topics: frozenset[str] = frozenset(TOPICS)
+    languages: frozenset[str] = frozenset({"de"})
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"teams": sorted(self.teams), "topics": sorted(self.topics),
+                "languages": sorted(self.languages)}
 
 
 # ------------------------------------------------------------------ what changed
@@ -133,6 +153,7 @@ class _Sorted:
 @dataclass(slots=True)
 class Ticket:
     id: TicketId
+    team: TeamId
     topic: str
     language: str
     joined_at: float
@@ -142,7 +163,7 @@ class Ticket:
 
     @property
     def queue(self) -> Queue:
-        return (self.topic, self.language)
+        return (self.team, self.topic, self.language)
 
     @property
     def key(self) -> tuple[float, str]:
@@ -154,6 +175,7 @@ class Agent:
     """A signed-in counsellor as routing sees them."""
 
     staff: StaffId
+    teams: frozenset[TeamId]
     topics: frozenset[str]
     languages: frozenset[str]
     chosen: Presence = Presence.AWAY
@@ -177,7 +199,11 @@ class Agent:
 
     @property
     def queues(self) -> Iterable[Queue]:
-        return product(sorted(self.topics), sorted(self.languages))
+        return product(sorted(self.teams), sorted(self.topics), sorted(self.languages))
+
+    def serves(self, queue: Queue) -> bool:
+        team, topic, language = queue
+        return team in self.teams and topic in self.topics and language in self.languages
 
     @property
     def key(self) -> tuple[float, str]:
@@ -204,7 +230,8 @@ class Dispatcher:
         self.agents: dict[StaffId, Agent] = {}
         self._queues: dict[Queue, _Sorted] = {}
         self._free: dict[Queue, _Sorted] = {}  # free agents by how long they are idle
-        self.today = DayFigures()
+        self.today: dict[TeamId, DayFigures] = {}
+        self._label = ""
 
     # -------------------------------------------------------------- customers
 
@@ -224,7 +251,7 @@ class Dispatcher:
         t = self.tickets.get(ticket_id)
         if t is None:
             return []
-        self.today.abandoned += 1
+        self._day(t.team).abandoned += 1
         return self._drop(t, now, why="left")
 
     def position(self, ticket_id: TicketId) -> int:
@@ -239,26 +266,25 @@ class Dispatcher:
     def servers(self, queue: Queue) -> int:
         """Signed-in counsellors who serve this queue and are not away."""
         return sum(1 for a in self.agents.values()
-                   if a.presence is not Presence.AWAY and queue[0] in a.topics
-                   and queue[1] in a.languages)
+                   if a.presence is not Presence.AWAY and a.serves(queue))
 
     # -------------------------------------------------------------- counsellors
 
-    def sign_in(self, staff: StaffId, topics: Iterable[str], languages: Iterable[str],
-                now: float) -> list[Change]:
-        """A counsellor's console connected, or their skills changed. Presence is kept
-        (a new agent starts away: they choose to take drop-ins)."""
+    def sign_in(self, staff: StaffId, teams: Iterable[TeamId], topics: Iterable[str],
+                languages: Iterable[str], now: float) -> list[Change]:
+        """A counsellor's console connected, or their teams or skills changed. Presence is
+        kept (a new agent starts away: they choose to take drop-ins)."""
         a = self.agents.get(staff)
-        topics, languages = frozenset(topics), frozenset(languages)
+        teams, topics, languages = frozenset(teams), frozenset(topics), frozenset(languages)
         if a is None:
-            a = self.agents[staff] = Agent(staff, topics, languages, idle_since=now)
+            a = self.agents[staff] = Agent(staff, teams, topics, languages, idle_since=now)
             return [PresenceChanged(staff, a.presence)]
-        if (a.topics, a.languages) == (topics, languages):
+        if (a.teams, a.topics, a.languages) == (teams, topics, languages):
             return []
         self._unindex(a)
-        a.topics, a.languages = topics, languages
+        a.teams, a.topics, a.languages = teams, topics, languages
         changes: list[Change] = []
-        if a.offer is not None and not self._serves(a, self.tickets[a.offer]):
+        if a.offer is not None and not a.serves(self.tickets[a.offer].queue):
             changes += self._withdraw(a, "away", now)
         return changes + self._sync(a, now)
 
@@ -318,9 +344,9 @@ class Dispatcher:
         t = self._open_offer(ticket_id, staff, now)
         a = self.agents[staff]
         a.offer = None
-        wait = now - t.joined_at
-        self.today.answered += 1
-        self.today.answered_in_target += wait <= self.target_seconds
+        day = self._day(t.team)
+        day.answered += 1
+        day.answered_in_target += now - t.joined_at <= self.target_seconds
         self._remove(t)
         return [QueueMoved(t.queue), *self.session_active(staff, session, now)]
 
@@ -362,10 +388,13 @@ class Dispatcher:
 
     # -------------------------------------------------------------- figures
 
-    def snapshot(self, now: float) -> dict[str, object]:
-        """Queues by topic (length, oldest wait), counsellors by presence, today's figures."""
+    def snapshot(self, team: TeamId, now: float) -> dict[str, object]:
+        """One team: queues by topic (length, oldest wait), its counsellors by presence,
+        today's figures."""
         topics: dict[str, dict[str, float | int | None]] = {}
-        for (topic, _), q in sorted(self._queues.items()):
+        for (q_team, topic, _), q in sorted(self._queues.items()):
+            if q_team != team:
+                continue
             entry = topics.setdefault(topic, {"waiting": 0, "oldest_wait_seconds": None})
             head = q.first()
             entry["waiting"] = int(entry["waiting"] or 0) + len(q)
@@ -375,8 +404,9 @@ class Dispatcher:
                 entry["oldest_wait_seconds"] = wait if old is None else max(float(old), wait)
         presence = {str(p): 0 for p in Presence}
         for a in self.agents.values():
-            presence[str(a.presence)] += 1
-        d = self.today
+            if team in a.teams:
+                presence[str(a.presence)] += 1
+        d = self.today.get(team, DayFigures())
         answered, finished = d.answered, d.answered + d.abandoned
         return {
             "topics": topics,
@@ -392,14 +422,24 @@ class Dispatcher:
 
     # -------------------------------------------------------------- inside
 
+    def new_day(self, label: str) -> None:
+        """The adapter's clock passed midnight: today's figures start again."""
+        for team, day in list(self.today.items()):
+            if day.day != label:
+                self.today[team] = DayFigures(label)
+        self._label = label
+
+    def _day(self, team: TeamId) -> DayFigures:
+        day = self.today.get(team)
+        if day is None:
+            day = self.today[team] = DayFigures(self._label)
+        return day
+
     def _agent(self, staff: StaffId) -> Agent:
         a = self.agents.get(staff)
         if a is None:
             raise NotFound("your drop-in presence (the console is not connected)")
         return a
-
-    def _serves(self, a: Agent, t: Ticket) -> bool:
-        return t.topic in a.topics and t.language in a.languages
 
     def _offered(self) -> Iterator[Ticket]:
         for a in self.agents.values():

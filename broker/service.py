@@ -107,6 +107,8 @@ class SessionService:
         # observers for metrics: a call began; a record was closed (written: by this call)
         self.on_started: Callable[[Session], None] | None = None
         self.on_closed: Callable[[ContactRecord, bool], None] | None = None
+        # drop-in presence: a counsellor's session became active (True) or ended (False)
+        self.on_activity: Callable[[StaffId, SessionId, bool], None] | None = None
         self._clock = clock
         self._link_valid_after_start = link_valid_after_start
         self._timers: dict[SessionId, asyncio.TimerHandle] = {}
@@ -266,9 +268,11 @@ class SessionService:
                                        outbox=self.webhooks.step(before, after, event, now))
             await self.store.put(after, before.version)
             self._signal_load()
-            if (after.state is State.ACTIVE and before.state is not State.ACTIVE
-                    and self.on_started is not None):
-                self.on_started(after)
+            if after.state is State.ACTIVE and before.state is not State.ACTIVE:
+                if self.on_started is not None:
+                    self.on_started(after)
+                if self.on_activity is not None:
+                    self.on_activity(after.counsellor, after.id, True)
         else:
             after = before
         await self._run_effects(after, effects)
@@ -303,6 +307,8 @@ class SessionService:
         self._disarm(s.id)
         if self.on_closed is not None:
             self.on_closed(record, written)
+        if self.on_activity is not None:
+            self.on_activity(s.counsellor, s.id, False)
         log.info(
             "session %s closed state=%s reason=%s written=%s seconds=%s",
             s.id, s.state, s.end_reason, written, record.seconds,

@@ -11,12 +11,13 @@ from typing import Any
 import socketio
 
 from broker.config import Settings
-from broker.credentials import CustomerPrincipal, StaffPrincipal
+from broker.credentials import CustomerPrincipal, StaffPrincipal, TicketPrincipal
+from broker.dropin import DropInService
 from broker.service import SessionService
 from broker.session import Session
 from broker.staffauth import StaffAuth
 from broker.turn import ice_servers
-from broker.types import Role, SessionId
+from broker.types import Role, SessionId, TeamId
 from signaling.clientaddr import Network
 from signaling.metrics import Metrics
 from signaling.ratelimit import TokenBucket
@@ -33,6 +34,7 @@ class Conn:
     bucket: TokenBucket
     staff: StaffPrincipal | None = None
     customer: CustomerPrincipal | None = None
+    ticket: TicketPrincipal | None = None  # a drop-in customer's place in a queue
     epoch: int = 0  # a customer's connection number for its session (newest wins)
     expiry: asyncio.TimerHandle | None = None  # turns the socket away when its token ends
     # refused events are tolerated for a while (a burst, a reconnect storm); a socket that
@@ -52,6 +54,7 @@ class Context:
     settings: Settings
     sio: socketio.AsyncServer
     staff_auth: StaffAuth
+    dropin: DropInService
     # the socket currently speaking for each session's customer (a newer one replaces it)
     customer_sid: dict[SessionId, tuple[int, str]] = field(default_factory=dict)
     # the console tab holding each call, and the staff sockets connected to this process
@@ -97,6 +100,17 @@ class Context:
                                                      self.per_address[address])
         except Exception:
             log.debug("connection count not shared")
+
+    async def load_snapshot(self, teams: frozenset[TeamId] | None = None) -> dict[str, Any]:
+        """Live load (sessions, counsellors) with each team's drop-in queues beside it."""
+        full = await self.service.load_snapshot(teams)
+        if self.dropin.enabled:
+            for team in self.dropin.teams():
+                if teams is None or team in teams:
+                    figures = full["teams"].setdefault(team, {})
+                    figures["dropin"] = self.dropin.snapshot(team)
+            full["teams"] = dict(sorted(full["teams"].items()))
+        return full
 
     def bucket(self) -> TokenBucket:
         return TokenBucket(self.settings.events_per_second, self.settings.event_burst)

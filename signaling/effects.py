@@ -80,7 +80,7 @@ class LoadPusher:
         self.interval = interval
         self._pending: asyncio.TimerHandle | None = None
         self._last_push = 0.0
-        self._pushed_version = -1
+        self._pushed_version: tuple[int, int] = (-1, -1)
         self._task: asyncio.Task[None] | None = None
 
     def poke(self) -> None:
@@ -102,10 +102,10 @@ class LoadPusher:
         if not sio.manager.rooms.get("/supervisor"):
             return  # nobody here to tell (the version is read again once someone comes)
         try:
-            version = await service.store.load_version()
+            version = (await service.store.load_version(), self.ctx.dropin.version)
             if version == self._pushed_version:
                 return
-            full = await service.load_snapshot()
+            full = await self.ctx.load_snapshot()
         except Exception as exc:
             log.warning("live load not pushed: %s", type(exc).__name__)
             return

@@ -20,3 +20,8 @@ def staff_room(staff_id: StaffId) -> str:
 def team_room(team: TeamId) -> str:
     """The supervisors of one team."""
     return f"sup:{team}"
+
+
+def ticket_room(ticket: str) -> str:
+    """The pages of one drop-in ticket (its customer's device)."""
+    return f"tkt:{ticket}"

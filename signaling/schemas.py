@@ -170,3 +170,20 @@ def media_state(data: dict[str, Any]) -> tuple[bool, dict[str, float]]:
 
 def outcome(data: dict[str, Any]) -> EndReason:
     return EndReason(choice(data, "outcome", tuple(str(o) for o in OUTCOMES), "completed"))
+
+
+TICKET_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def ticket_id(data: dict[str, Any]) -> str:
+    value = data.get("ticket")
+    if not isinstance(value, str) or not TICKET_ID.fullmatch(value):
+        raise BadInput("ticket must be a ticket id")
+    return value
+
+
+def flag(data: dict[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise BadInput(f"{key} must be true or false")
+    return value

@@ -5,18 +5,23 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 import socketio
 
 from broker.config import Settings
+from broker.dropin import DropInService
 from broker.service import SessionService
 from broker.staffauth import StaffAuth
+from broker.types import StaffId
 from signaling.clientaddr import parse_networks
 from signaling.context import Context
 from signaling.effects import Emitter, LoadPusher
 from signaling.namespaces.customer import CustomerNamespace
+from signaling.namespaces.queue import QueueNamespace
 from signaling.namespaces.staff import StaffNamespace
 from signaling.namespaces.supervisor import SupervisorNamespace
+from signaling.rooms import staff_room, ticket_room
 
 REDIS_CHANNEL = "cb:socketio"
 
@@ -51,8 +56,8 @@ _ENGINEIO_FILTER = _QuietUndecodable()
 log = logging.getLogger("signaling.server")
 
 
-def create_signaling(settings: Settings, service: SessionService, staff_auth: StaffAuth
-                     ) -> tuple[Context, LoadPusher]:
+def create_signaling(settings: Settings, service: SessionService, staff_auth: StaffAuth,
+                     dropin: DropInService) -> tuple[Context, LoadPusher]:
     origins = [settings.base_url, *settings.allowed_origins]
     # several processes: emits to rooms (and disconnects) reach clients on every process
     manager = (socketio.AsyncRedisManager(settings.redis_url, channel=REDIS_CHANNEL)
@@ -75,12 +80,13 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
     if _ENGINEIO_FILTER not in engineio_log.filters:
         engineio_log.addFilter(_ENGINEIO_FILTER)
     ctx = Context(service=service, settings=settings, sio=sio, staff_auth=staff_auth,
-                  trusted_proxies=parse_networks(settings.trusted_proxies))
+                  dropin=dropin, trusted_proxies=parse_networks(settings.trusted_proxies))
     staff = StaffNamespace("/staff", ctx)
     customers = CustomerNamespace("/customer", ctx)
     sio.register_namespace(staff)
     sio.register_namespace(customers)
     sio.register_namespace(SupervisorNamespace("/supervisor", ctx))
+    sio.register_namespace(QueueNamespace("/queue", ctx))
 
     async def reassert() -> None:
         """The shared store forgot this process (taken for dead, or it lost its data):
@@ -108,4 +114,14 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
     service.evict = emitter.evict
     pusher = LoadPusher(ctx, settings.load_push_interval)
     service.on_load_change = pusher.poke
+
+    async def to_ticket(ticket: str, event: str, data: dict[str, Any]) -> None:
+        await sio.emit(event, data, to=ticket_room(ticket), namespace="/queue")
+
+    async def to_staff(staff: str, event: str, data: dict[str, Any]) -> None:
+        await sio.emit(event, data, to=staff_room(StaffId(staff)), namespace="/staff")
+
+    dropin.to_ticket, dropin.to_staff = to_ticket, to_staff
+    dropin.on_change = pusher.poke
+    service.on_activity = dropin.session_activity
     return ctx, pusher

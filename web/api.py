@@ -254,9 +254,8 @@ async def rate(request: web.Request) -> web.Response:
 
 async def load(request: web.Request) -> web.Response:
     who = await staff(request, Role.SUPERVISOR)
-    service = request.app[SERVICE]
     teams = None if who.has(Role.ADMIN) else who.teams
-    return web.json_response(await service.load_snapshot(teams))
+    return web.json_response(await request.app[SIGNALING].load_snapshot(teams))
 
 
 async def contacts(request: web.Request) -> web.Response:

@@ -18,6 +18,7 @@ from broker.contactlog.base import ContactLog
 from broker.contactlog.postgres import PostgresContactLog
 from broker.contactlog.sqlite import SqliteContactLog
 from broker.credentials import TokenIssuer
+from broker.dropin import DropInPolicy, DropInService
 from broker.rollup import RollupBasis
 from broker.service import SessionService
 from broker.session import Policy
@@ -27,7 +28,8 @@ from broker.store.redis import RedisStore
 from broker.webhooks import WebhookEvents
 from signaling.server import create_signaling
 from web import api, openapi, pages, retention
-from web.keys import SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
+from web import dropin as dropin_api
+from web.keys import DROPIN, SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
 from web.middleware import error_middleware, refuse_compressed_signalling, security_headers
 from web.secrets_file import load_or_create_secret
 from web.webhooks import WebhookDeliverer
@@ -75,10 +77,18 @@ def create_app(settings: Settings) -> web.Application:
     app[SERVICE] = service
     staff_auth = staff_auth_for(settings, issuer, service.now)
     app[STAFF_AUTH] = staff_auth
-    ctx, pusher = create_signaling(settings, service, staff_auth)
+    dropin = DropInService(service, DropInPolicy(
+        topics=settings.dropin_topics, offer_seconds=settings.dropin_offer_seconds,
+        wrap_up_seconds=settings.dropin_wrap_up_seconds,
+        target_seconds=settings.dropin_target_seconds,
+        handle_seconds=settings.dropin_handle_seconds, grace_seconds=settings.grace_seconds,
+        timezone=settings.report_timezone))
+    app[DROPIN] = dropin
+    ctx, pusher = create_signaling(settings, service, staff_auth, dropin)
     app[SIGNALING] = ctx
     ctx.sio.attach(app)
     api.setup(app)
+    dropin_api.setup(app)
     openapi.setup(app)
     pages.setup(app)
 
@@ -102,6 +112,7 @@ def create_app(settings: Settings) -> web.Application:
             with suppress(asyncio.CancelledError):
                 await loop
         pusher.close()
+        await dropin.close()
         await service.close()
         await service.retire()
         await contacts.close()

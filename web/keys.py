@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from broker.config import Settings
+from broker.dropin import DropInService
 from broker.service import SessionService
 from broker.staffauth import StaffAuth
 from signaling.context import Context
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", SessionService)
 SIGNALING = web.AppKey("signaling", Context)
 STAFF_AUTH = web.AppKey("staff_auth", StaffAuth)
+DROPIN = web.AppKey("dropin", DropInService)

@@ -18,8 +18,9 @@ from aiohttp import web
 from broker.credentials import ACCESS_CODE_DIGITS
 from broker.errors import BrokerError, ErrorCode
 from broker.report import GROUPS, NO_CHANNEL, SECONDS_KEYS
+from broker.routing import TOPICS, Presence
 from broker.types import PROTOCOL_VERSION, Channel, EndReason, Kind, State
-from signaling.schemas import LANGUAGES, SESSION_ID
+from signaling.schemas import LANGUAGES, SESSION_ID, TICKET_ID
 from web import api, reports
 from web.auth import TEAM
 
@@ -131,6 +132,9 @@ Security = list[dict[str, list[str]]]
 STAFF: Security = [{"staffBearer": []}]
 PUBLIC: Security = []
 CUSTOMER: Security = [{"customerBearer": []}]
+TEAM_PARAM: Schema = {"name": "team", "in": "path", "required": True, "schema": ref("TeamId")}
+STAFF_PARAM: Schema = {"name": "staff", "in": "path", "required": True,
+                       "schema": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"}}
 SESSION_PARAM: Schema = {
     "name": "session", "in": "path", "required": True, "schema": ref("SessionId"),
 }
@@ -209,13 +213,28 @@ def schemas() -> dict[str, Schema]:
         },
         description="One per ended session, written once. No name, no access code.",
     )
+    dropin_figures = obj({
+        "topics": {"type": "object", "propertyNames": {"enum": list(TOPICS)},
+                   "additionalProperties": obj({"waiting": COUNT,
+                                                "oldest_wait_seconds": nullable(SECONDS)})},
+        "presence": obj({str(p): COUNT for p in Presence}),
+        "today": obj({
+            "answered": COUNT, "abandoned": COUNT,
+            "service_level": {**nullable({"type": "number", "minimum": 0, "maximum": 1}),
+                              "description": "answered within target_seconds / answered"},
+            "abandonment_rate": {**nullable({"type": "number", "minimum": 0, "maximum": 1}),
+                                 "description": "left before being answered / all "
+                                                "finished drop-ins"},
+            "target_seconds": SECONDS,
+        }),
+    }, description="the team's drop-in queues by topic, its counsellors by presence, today")
     team_load = obj({
         "sessions": obj({s: COUNT for s in LIVE_STATES}),
         "channels": obj({str(c): COUNT for c in Channel}),
         "waiting": COUNT,
         "oldest_wait_seconds": nullable(SECONDS),
         "counsellors": obj({"online": COUNT, "busy": COUNT, "free": COUNT}),
-    })
+    }, {"dropin": dropin_figures})
     number_or_null = nullable({"type": "number", "minimum": 0})
     rate = nullable({"type": "number", "minimum": 0, "maximum": 1})
     figures: dict[str, Schema] = {
@@ -311,6 +330,49 @@ def schemas() -> dict[str, Schema]:
             "hotline": {"type": "string"},
             "languages": {"type": "array", "items": ref("Language")},
         }),
+        "Topic": {"type": "string", "enum": list(TOPICS)},
+        "DropInEntry": obj({
+            "team": ref("TeamId"),
+            "topics": {"type": "array", "items": ref("Topic"),
+                       "description": "what a customer may choose (CB_DROPIN_TOPICS)"},
+            "languages": {"type": "array", "items": ref("Language")},
+            "staffed": {"type": "boolean",
+                        "description": "someone of the team takes drop-ins right now"},
+        }),
+        "DropInRequest": obj({"topic": ref("Topic")}, {
+            "language": {**ref("Language"), "default": "de"},
+            "capabilities": ref("Capabilities"),
+        }),
+        "Ticket": obj({
+            "ticket": {"type": "string", "pattern": anchored(TICKET_ID.pattern)},
+            "token": {"type": "string", "description": "the ticket's JWT: for the /queue "
+                                                       "socket, keep it to return after a "
+                                                       "reload"},
+            "expires_at": TIME,
+            "state": {"const": "waiting"},
+            "team": ref("TeamId"),
+            "topic": ref("Topic"),
+            "language": ref("Language"),
+            "position": {"type": "integer", "minimum": 1},
+            "estimate_seconds": {**nullable(COUNT), "description": "null: nobody who "
+                                 "serves this topic and language is signed in"},
+        }),
+        "Skills": obj({
+            "staff": {"type": "string"},
+            "set": {"type": "boolean", "description": "false: nothing set yet, these are "
+                                                      "the defaults"},
+            "teams": {"type": "array", "items": ref("TeamId"),
+                      "description": "empty: every team of the counsellor's sign-in"},
+            "topics": {"type": "array", "items": ref("Topic")},
+            "languages": {"type": "array", "items": {"type": "string",
+                                                     "pattern": "^[a-z]{2}$"}},
+        }),
+        "SkillsUpdate": obj({
+            "topics": {"type": "array", "items": ref("Topic"), "minItems": 1,
+                       "maxItems": 64},
+            "languages": {"type": "array", "minItems": 1, "maxItems": 64,
+                          "items": {"type": "string", "pattern": "^[a-z]{2}$"}},
+        }, {"teams": {"type": "array", "items": ref("TeamId"), "maxItems": 64}}),
         "Health": obj({
             "status": {"const": "ok"},
             "node": {"type": "string"},
@@ -426,6 +488,38 @@ def paths() -> dict[str, Schema]:
                             "record, never with a name.",
             ),
         },
+        "/api/dropin/{team}": {
+            "get": operation(
+                "getDropInEntry", "What a team's drop-in entry page offers", "dropin", PUBLIC,
+                {**ok("DropInEntry", "Topics, languages, and whether anyone is taking "
+                      "drop-ins"), **errors(400, 503)},
+                parameters=[TEAM_PARAM],
+                description="503 `unavailable` while the broker runs as several processes.",
+            ),
+            "post": operation(
+                "openTicket", "Queue a customer without an appointment", "dropin", PUBLIC,
+                {**ok("Ticket", "The ticket and the customer's place", 201),
+                 **errors(400, 413, 429, 503)},
+                parameters=[TEAM_PARAM],
+                requestBody=json_body("DropInRequest"),
+                description="Limited per client address. The customer then waits on the "
+                            "`/queue` socket with the ticket's token (docs/protocol.md).",
+            ),
+        },
+        "/api/staff/{staff}/skills": {
+            "get": operation(
+                "getSkills", "A counsellor's drop-in skills", "dropin", STAFF,
+                {**ok("Skills", "What is set, or the defaults"), **errors(400, 401, 403)},
+                parameters=[STAFF_PARAM], description="Admins only.",
+            ),
+            "put": operation(
+                "setSkills", "Set a counsellor's drop-in teams, topics and languages",
+                "dropin", STAFF,
+                {**ok("Skills", "As stored"), **errors(400, 401, 403, 413)},
+                parameters=[STAFF_PARAM], requestBody=json_body("SkillsUpdate"),
+                description="Admins only. A connected console routes by them at once.",
+            ),
+        },
         "/api/load": {
             "get": operation(
                 "getLoad", "Live load of the caller's teams", "supervision", STAFF,
@@ -533,7 +627,8 @@ def document() -> Schema:
                            "`{error: {code, message}}`. A method a path does not list is "
                            "answered 405 with an `Allow` header.",
         },
-        "tags": [{"name": t} for t in ("sessions", "links", "supervision", "service")],
+        "tags": [{"name": t} for t in ("sessions", "links", "supervision", "dropin",
+                                        "service")],
         "paths": paths(),
         "components": {
             "securitySchemes": {"customerBearer": {

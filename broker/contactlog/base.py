@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from broker.record import ContactRecord
 from broker.rollup import COUNTERS, KEY_COLUMNS, RollupColumns
+from broker.routing import Skills
 
 # the contacts table's columns, the same on every backend
 CONTACT_COLUMNS = (
@@ -73,6 +74,17 @@ def rollup_upsert(marks: Sequence[str], join_hist: str) -> str:
 def rollup_select(day_marks: tuple[str, str]) -> str:
     return (f"SELECT {', '.join(ROLLUP_COLUMNS)} FROM contact_days "  # noqa: S608
             f"WHERE day >= {day_marks[0]} AND day < {day_marks[1]}")
+
+
+def skills_to_columns(s: Skills) -> tuple[str, str, str]:
+    return ",".join(sorted(s.teams)), ",".join(sorted(s.topics)), ",".join(sorted(s.languages))
+
+
+def skills_from_columns(teams: str, topics: str, languages: str) -> Skills:
+    def split(text: str) -> frozenset[Any]:
+        return frozenset(x for x in text.split(",") if x)
+
+    return Skills(split(teams), split(topics), split(languages))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +193,15 @@ class ContactLog(Protocol):
         how many."""
 
     async def contact(self, session_id: str) -> dict[str, Any] | None: ...
+
+    # ------------------------------------------------------------ counsellors' skills
+
+    async def skills(self, staff_id: str) -> Skills | None:
+        """What an admin set for this counsellor (None: nothing yet, the defaults apply)."""
+
+    async def set_skills(self, staff_id: str, skills: Skills, at: float) -> None: ...
+
+    async def all_skills(self) -> dict[str, Skills]: ...
 
     async def contacts(
         self, since: float, until: float, teams: frozenset[str] | None = None,

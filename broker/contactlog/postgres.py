@@ -38,6 +38,8 @@ from broker.contactlog.base import (
     rollup_insert,
     rollup_select,
     rollup_upsert,
+    skills_from_columns,
+    skills_to_columns,
 )
 from broker.errors import Conflict, ContactLogUnavailable
 from broker.record import ContactRecord
@@ -51,6 +53,7 @@ from broker.rollup import (
     local_day,
     rating_contribution,
 )
+from broker.routing import Skills
 
 log = logging.getLogger("broker.contactlog")
 
@@ -166,6 +169,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         CREATE TABLE rollup_basis (
             timezone      text NOT NULL,
             opening_hours text NOT NULL
+        )
+        """,
+    ),
+    # 5: what an admin set for each counsellor's drop-ins (comma lists; teams '' = all)
+    (
+        """
+        CREATE TABLE staff_skills (
+            staff_id   text PRIMARY KEY,
+            teams      text NOT NULL,
+            topics     text NOT NULL,
+            languages  text NOT NULL,
+            updated_at double precision NOT NULL
         )
         """,
     ),
@@ -550,6 +565,27 @@ class PostgresContactLog:
         async with self._connection() as conn:
             rows = await conn.fetch(sql, *args)
         return [contact_from_columns(r) for r in rows]
+
+    async def skills(self, staff_id: str) -> Skills | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow("SELECT teams, topics, languages FROM staff_skills "
+                                      "WHERE staff_id = $1", staff_id)
+        return None if row is None else skills_from_columns(*row.values())
+
+    async def set_skills(self, staff_id: str, skills: Skills, at: float) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO staff_skills (staff_id, teams, topics, languages, updated_at) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (staff_id) DO UPDATE "
+                "SET teams = excluded.teams, topics = excluded.topics, "
+                "languages = excluded.languages, updated_at = excluded.updated_at",
+                staff_id, *skills_to_columns(skills), at)
+
+    async def all_skills(self) -> dict[str, Skills]:
+        async with self._connection() as conn:
+            rows = await conn.fetch("SELECT staff_id, teams, topics, languages FROM staff_skills")
+        return {r["staff_id"]: skills_from_columns(r["teams"], r["topics"], r["languages"])
+                for r in rows}
 
     async def rollup(self, first_day: str, end_day: str,
                      teams: frozenset[str] | None = None) -> RollupColumns:

@@ -33,6 +33,8 @@ from broker.contactlog.base import (
     rollup_insert,
     rollup_select,
     rollup_upsert,
+    skills_from_columns,
+    skills_to_columns,
 )
 from broker.errors import Conflict
 from broker.record import ContactRecord
@@ -46,6 +48,7 @@ from broker.rollup import (
     merge,
     rating_contribution,
 )
+from broker.routing import Skills
 
 log = logging.getLogger("broker.contactlog")
 
@@ -174,6 +177,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX contacts_by_end ON contacts (ended_at)",
+    ),
+    # 5: what an admin set for each counsellor's drop-ins (comma lists; teams '' = all)
+    (
+        """
+        CREATE TABLE staff_skills (
+            staff_id   TEXT PRIMARY KEY,
+            teams      TEXT NOT NULL,
+            topics     TEXT NOT NULL,
+            languages  TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """,
     ),
 )
 
@@ -468,6 +483,32 @@ class SqliteContactLog:
 
         def read(db: sqlite3.Connection) -> list[dict[str, Any]]:
             return [_contact_dict(r) for r in db.execute(sql, args)]
+
+        return await self._run(read)
+
+    async def skills(self, staff_id: str) -> Skills | None:
+        def read(db: sqlite3.Connection) -> Skills | None:
+            row = db.execute("SELECT teams, topics, languages FROM staff_skills "
+                             "WHERE staff_id = ?", (staff_id,)).fetchone()
+            return None if row is None else skills_from_columns(*row)
+
+        return await self._run(read)
+
+    async def set_skills(self, staff_id: str, skills: Skills, at: float) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("INSERT INTO staff_skills (staff_id, teams, topics, languages, "
+                           "updated_at) VALUES (?,?,?,?,?) ON CONFLICT (staff_id) DO UPDATE "
+                           "SET teams = excluded.teams, topics = excluded.topics, "
+                           "languages = excluded.languages, updated_at = excluded.updated_at",
+                           (staff_id, *skills_to_columns(skills), at))
+
+        await self._run(write)
+
+    async def all_skills(self) -> dict[str, Skills]:
+        def read(db: sqlite3.Connection) -> dict[str, Skills]:
+            rows = db.execute("SELECT staff_id, teams, topics, languages FROM staff_skills")
+            return {r[0]: skills_from_columns(*r[1:]) for r in rows}
 
         return await self._run(read)
 

@@ -15,6 +15,7 @@ from broker.events import (
     PhoneConnected,
     SwitchChannel,
 )
+from broker.routing import Presence
 from broker.session import Session
 from broker.types import Role, State
 from signaling import schemas
@@ -36,13 +37,14 @@ class StaffNamespace(RoleNamespace):
             if not who.has(Role.COUNSELLOR):
                 raise AccessDenied(ErrorCode.FORBIDDEN, "this is for counsellors")
             sessions, first = await service.staff_connect(who)
+            dropin = await self._dropin_online(who) if first else self._dropin_state(who)
         except BrokerError as err:
             log.info("staff connect refused: %s", err.code)
             raise refuse(err) from None
         self.admit(sid, Conn(Role.COUNSELLOR, self.ctx.bucket(), address=address, staff=who))
         self.ctx.staff_sids.add(sid)
         await self.enter_room(sid, staff_room(who.staff_id))
-        await self.emit("welcome", self._welcome(who, sessions), to=sid)
+        await self.emit("welcome", {**self._welcome(who, sessions), "dropin": dropin}, to=sid)
         if first:
             await self._tell_early_customers(sessions, present=True)
 
@@ -52,8 +54,22 @@ class StaffNamespace(RoleNamespace):
         if conn is not None and conn.staff is not None:
             service = self.ctx.service
             if await service.staff_disconnect(conn.staff):
+                if self.ctx.dropin.enabled:
+                    await self.ctx.dropin.staff_offline(conn.staff.staff_id)
                 sessions = await service.sessions_of(conn.staff.staff_id)
                 await self._tell_early_customers(sessions, present=False)
+
+    async def _dropin_online(self, who: StaffPrincipal) -> dict[str, Any] | None:
+        """The first console of a counsellor takes part in drop-in routing (None: drop-ins
+        are off, with several processes)."""
+        if not self.ctx.dropin.enabled:
+            return None
+        return await self.ctx.dropin.staff_online(who)
+
+    def _dropin_state(self, who: StaffPrincipal) -> dict[str, Any] | None:
+        if not self.ctx.dropin.enabled or who.staff_id not in self.ctx.dropin.dispatcher.agents:
+            return None
+        return self.ctx.dropin.staff_state(who.staff_id)
 
     async def _tell_early_customers(self, sessions: list[Session], *, present: bool) -> None:
         """Customers who came before admission hear that their counsellor signed in (or
@@ -160,4 +176,32 @@ class StaffNamespace(RoleNamespace):
         schemas.payload(data, set())
         assert conn.staff is not None
         sessions = await self.ctx.service.sessions_of(conn.staff.staff_id)
-        return self._welcome(conn.staff, sessions)
+        return {**self._welcome(conn.staff, sessions), "dropin": self._dropin_state(conn.staff)}
+
+    # ------------------------------------------------------------ drop-ins
+
+    def _dropin_staff(self, conn: Conn) -> StaffPrincipal:
+        assert conn.staff is not None
+        self.ctx.dropin.check_enabled()
+        return conn.staff
+
+    async def handle_presence(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        """The counsellor takes drop-ins (`available`) or not (`away`)."""
+        d = schemas.payload(data, {"presence"})
+        chosen = Presence(schemas.choice(d, "presence", ("available", "away"), None))
+        who = self._dropin_staff(conn)
+        return await self.ctx.dropin.choose(who.staff_id, chosen)
+
+    async def handle_dropin_accept(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
+        """Take the offered customer: their session, to admit once they are in."""
+        d = schemas.payload(data, {"ticket"})
+        ticket = schemas.ticket_id(d)
+        who = self._dropin_staff(conn)
+        created = await self.ctx.dropin.accept(who, ticket)
+        return {"session": self._view(created.session)}
+
+    async def handle_dropin_decline(self, sid: str, conn: Conn, data: Any) -> None:
+        d = schemas.payload(data, {"ticket"})
+        ticket = schemas.ticket_id(d)
+        who = self._dropin_staff(conn)
+        await self.ctx.dropin.decline(who.staff_id, ticket)

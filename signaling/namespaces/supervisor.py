@@ -45,7 +45,7 @@ class SupervisorNamespace(RoleNamespace):
     async def _snapshot(self, conn: Conn) -> dict[str, Any]:
         assert conn.staff is not None
         teams = None if conn.staff.has(Role.ADMIN) else conn.staff.teams
-        return await self.ctx.service.load_snapshot(teams)
+        return await self.ctx.load_snapshot(teams)
 
     async def handle_sync(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         schemas.payload(data, set())

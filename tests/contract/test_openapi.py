@@ -98,7 +98,7 @@ def test_error_codes_are_the_brokers() -> None:
 
 
 def test_every_staff_operation_declares_the_bearer_scheme() -> None:
-    public = {"/api/join", "/api/config", PATH, "/healthz"}
+    public = {"/api/join", "/api/config", PATH, "/healthz", "/api/dropin/{team}"}
     customer = {"/api/rating"}  # with the customer link's token
     for path, method in DOCUMENTED:
         security = DOC["paths"][path][method]["security"]
@@ -134,7 +134,8 @@ class Checker:
                    session: str | None = None, json_body: Any = None, raw: bytes | None = None,
                    query: dict[str, str] | None = None, expect: int | None = None) -> Any:
         """Send, check against the document, and return the JSON body."""
-        url = self.broker.url + template.replace("{session}", session or "")
+        url = self.broker.url + template.replace("{session}", session or "").replace(
+            "{team}", "t1").replace("{staff}", "c1")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if raw is not None:
             headers["Content-Type"] = "application/json"
@@ -238,6 +239,28 @@ async def test_a_whole_session_validates_against_the_document(make_broker: MakeB
     assert report["total"]["contacts"] == 1 and len(report["rows"]) == 1  # + a cancelled one
     assert report["total"]["satisfaction"] == {"count": 1, "mean": 5.0}  # the rating above
 
+    # drop-ins: the entry page, a ticket, a counsellor's skills, the queue in the load
+    entry = await c.call("GET", "/api/dropin/{team}", expect=200)
+    assert entry["staffed"] is True and "benefits" in entry["topics"]  # c1 is in wrap-up
+    ticket = await c.call("POST", "/api/dropin/{team}", expect=201, json_body={
+        "topic": "benefits", "language": "ar",
+        "capabilities": {"webrtc": True, "camera": False, "microphone": True}})
+    assert (ticket["position"], ticket["estimate_seconds"]) == (1, None)
+    await c.call("POST", "/api/dropin/{team}", expect=400, json_body={"topic": "astrology"})
+    skills = await c.call("GET", "/api/staff/{staff}/skills", admin, expect=200)
+    assert skills["set"] is False and skills["languages"] == ["de"]
+    await c.call("PUT", "/api/staff/{staff}/skills", admin, expect=200, json_body={
+        "topics": ["benefits"], "languages": ["de", "ar"], "teams": ["t1"]})
+    await c.call("PUT", "/api/staff/{staff}/skills", staff, expect=403, json_body={
+        "topics": ["benefits"], "languages": ["de"]})
+    await c.call("PUT", "/api/staff/{staff}/skills", admin, expect=400, json_body={
+        "topics": [], "languages": ["de"]})
+    got = await c.call("GET", "/api/staff/{staff}/skills", admin, expect=200)
+    assert got == {"staff": "c1", "set": True, "teams": ["t1"], "topics": ["benefits"],
+                   "languages": ["ar", "de"]}
+    load = await c.call("GET", "/api/load", sup, expect=200)
+    assert load["teams"]["t1"]["dropin"]["topics"]["benefits"]["waiting"] == 1
+
     # every documented operation answered its success status at least once
     successes = {(p, m) for p, m, status in c.seen if status < 300}
     assert successes == DOCUMENTED, DOCUMENTED - successes
@@ -323,7 +346,8 @@ async def _undocumented_methods(broker: Broker) -> list[tuple[str, str, int, Any
         for path, item in DOC["paths"].items():
             listed = {m for m in item if m in METHODS}
             for method in sorted({"get", "post", "put", "patch", "delete"} - listed):
-                url = broker.url + path.replace("{session}", A_SESSION_ID)
+                url = broker.url + path.replace("{session}", A_SESSION_ID).replace(
+                    "{team}", "t1").replace("{staff}", "c1")
                 async with http.request(method.upper(), url,
                                         headers={"Authorization": f"Bearer {staff}"}) as resp:
                     body = await resp.json() if path.startswith("/api/") else None

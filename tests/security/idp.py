@@ -64,7 +64,8 @@ class LocalIdp:
             "oidc_issuer": self.issuer, "oidc_audience": AUDIENCE,
             "oidc_jwks_url": self.jwks_url, "oidc_roles_claim": "realm_access.roles",
             "oidc_teams_claim": "groups",
-            "oidc_role_map": {"jc-counsellor": "counsellor", "jc-teamlead": "supervisor"},
+            "oidc_role_map": {"jc-counsellor": "counsellor", "jc-teamlead": "supervisor",
+                              "jc-admin": "admin"},
             "oidc_jwks_min_refresh_seconds": 0.0,
         }
 

@@ -20,7 +20,7 @@ from broker.routing import (
     TicketId,
     Withdrawn,
 )
-from broker.types import SessionId, StaffId
+from broker.types import SessionId, StaffId, TeamId
 
 BEN, PLACE = "benefits", "placement"
 
@@ -29,17 +29,21 @@ def offers(changes: list[Any]) -> list[tuple[str, str]]:
     return [(c.ticket, c.staff) for c in changes if isinstance(c, Offered)]
 
 
+T1, T2 = TeamId("t1"), TeamId("t2")
+
+
 def agent(d: Dispatcher, name: str, at: float, topics: tuple[str, ...] = (BEN,),
-          languages: tuple[str, ...] = ("de",), available: bool = True) -> list[Any]:
-    changes = d.sign_in(StaffId(name), topics, languages, at)
+          languages: tuple[str, ...] = ("de",), available: bool = True,
+          teams: tuple[TeamId, ...] = (T1,)) -> list[Any]:
+    changes = d.sign_in(StaffId(name), teams, topics, languages, at)
     if available:
         changes += d.choose(StaffId(name), Presence.AVAILABLE, at)
     return changes
 
 
 def ticket(d: Dispatcher, name: str, at: float, topic: str = BEN,
-           language: str = "de") -> list[Any]:
-    return d.join(Ticket(TicketId(name), topic, language, at), at)
+           language: str = "de", team: TeamId = T1) -> list[Any]:
+    return d.join(Ticket(TicketId(name), team, topic, language, at), at)
 
 
 def test_the_longest_idle_matching_counsellor_gets_the_customer() -> None:
@@ -64,7 +68,7 @@ def test_a_free_counsellor_gets_the_longest_waiting_of_their_queues() -> None:
     ticket(d, "ben-1", 3)  # re-joined after a restart: its place is by when it joined
     ticket(d, "place-1", 1, topic=PLACE)
     ticket(d, "tr-1", 0, language="tr")
-    assert d.queue_of((BEN, "de")) == ["ben-1", "ben-2"]
+    assert d.queue_of((T1, BEN, "de")) == ["ben-1", "ben-2"]
     assert offers(agent(d, "c1", 10, topics=(BEN, PLACE))) == [("place-1", "c1")]
     assert offers(agent(d, "c2", 11)) == [("ben-1", "c2")]
     assert offers(agent(d, "c3", 12, topics=(BEN, PLACE))) == [("ben-2", "c3")]
@@ -132,10 +136,10 @@ def test_skills_changing_mid_offer() -> None:
     d = Dispatcher()
     agent(d, "c1", 0)
     ticket(d, "k1", 10)
-    changes = d.sign_in(StaffId("c1"), (PLACE,), ("de",), 11)
+    changes = d.sign_in(StaffId("c1"), (T1,), (PLACE,), ("de",), 11)
     assert Withdrawn(TicketId("k1"), StaffId("c1"), "away") in changes
     assert d.tickets[TicketId("k1")].offered_to is None
-    assert offers(d.sign_in(StaffId("c1"), (PLACE, BEN), ("de",), 12)) == [("k1", "c1")]
+    assert offers(d.sign_in(StaffId("c1"), (T1,), (PLACE, BEN), ("de",), 12)) == [("k1", "c1")]
 
 
 def test_a_customer_leaving_mid_offer_frees_the_counsellor_for_the_next() -> None:
@@ -148,7 +152,7 @@ def test_a_customer_leaving_mid_offer_frees_the_counsellor_for_the_next() -> Non
     assert offers(changes) == [("k2", "c1")]
     assert d.position(TicketId("k2")) == 1
     assert d.leave(TicketId("k1"), 13) == []
-    assert d.snapshot(13)["today"] == {  # type: ignore[comparison-overlap]
+    assert d.snapshot(T1, 13)["today"] == {
         "answered": 0, "abandoned": 1, "service_level": None, "abandonment_rate": 1.0,
         "target_seconds": 120.0}
 
@@ -176,12 +180,26 @@ def test_accept_busy_wrap_up_and_back() -> None:
     changes = d.tick(560)
     assert PresenceChanged(StaffId("c1"), Presence.AVAILABLE) in changes
     assert offers(changes) == [("k3", "c1")]
-    snap = d.snapshot(561)
+    snap = d.snapshot(T1, 561)
     assert snap["today"] == {"answered": 2, "abandoned": 0, "service_level": 0.5,
                              "abandonment_rate": 0.0, "target_seconds": 120}
     assert snap["presence"] == {"available": 0, "busy": 1, "wrap_up": 0, "away": 0} | {
         "available": 1}
     assert snap["topics"] == {BEN: {"waiting": 1, "oldest_wait_seconds": 261.0}}
+
+
+def test_teams_have_their_own_queues_and_one_counsellor_is_rung_once() -> None:
+    d = Dispatcher()
+    agent(d, "both", 0, teams=(T1, T2))
+    agent(d, "only-t2", 1, teams=(T2,))
+    assert offers(ticket(d, "k1", 5, team=T2)) == [("k1", "both")]
+    assert offers(ticket(d, "k2", 6, team=T1)) == []  # "both" already rings for k1
+    assert offers(ticket(d, "k3", 7, team=T2)) == [("k3", "only-t2")]
+    changes = d.decline(TicketId("k1"), StaffId("both"), 8)
+    assert offers(changes) == [("k2", "both")]  # k1 waits: its team's others are taken
+    assert d.snapshot(T2, 9)["presence"] == {"available": 2, "busy": 0, "wrap_up": 0,
+                                             "away": 0}
+    assert d.snapshot(T1, 9)["topics"] == {BEN: {"waiting": 1, "oldest_wait_seconds": 3.0}}
 
 
 def test_busy_counsellors_are_not_rung() -> None:
@@ -205,7 +223,7 @@ def check_invariants(d: Dispatcher) -> None:
         a = d.agents[staff]
         t = d.tickets[tid]
         assert a.presence is Presence.AVAILABLE
-        assert t.topic in a.topics and t.language in a.languages and staff not in t.declined
+        assert a.serves(t.queue) and staff not in t.declined
     # the free index holds exactly the free counsellors
     for a in d.agents.values():
         assert a.indexed == a.free
@@ -213,8 +231,7 @@ def check_invariants(d: Dispatcher) -> None:
     for t in d.tickets.values():
         if t.offered_to is None:
             for a in d.agents.values():
-                assert not (a.free and t.topic in a.topics and t.language in a.languages
-                            and a.staff not in t.declined), (t, a)
+                assert not (a.free and a.serves(t.queue) and a.staff not in t.declined), (t, a)
     # positions are 1..n per queue, in joining order
     for queue in {t.queue for t in d.tickets.values()}:
         ids = d.queue_of(queue)
@@ -227,9 +244,11 @@ STAFF = [StaffId(f"c{i}") for i in range(4)]
 SKILLS = [((BEN,), ("de",)), ((BEN, PLACE), ("de", "tr")), ((PLACE,), ("de",)),
           ((BEN,), ("tr",))]
 op = st.one_of(
-    st.tuples(st.just("join"), st.sampled_from([BEN, PLACE]), st.sampled_from(["de", "tr"])),
+    st.tuples(st.just("join"), st.sampled_from([BEN, PLACE]), st.sampled_from(["de", "tr"]),
+              st.sampled_from([T1, T2])),
     st.tuples(st.just("leave"), st.integers(0, 30)),
-    st.tuples(st.just("sign_in"), st.integers(0, 3), st.integers(0, 3)),
+    st.tuples(st.just("sign_in"), st.integers(0, 3), st.integers(0, 3),
+              st.sampled_from([(T1,), (T2,), (T1, T2)])),
     st.tuples(st.just("sign_out"), st.integers(0, 3)),
     st.tuples(st.just("choose"), st.integers(0, 3), st.booleans()),
     st.tuples(st.just("accept"), st.integers(0, 3)),
@@ -248,13 +267,13 @@ def test_invariants_hold_whatever_happens(ops: list[tuple[Any, ...]]) -> None:
         now += 0.1
         kind = o[0]
         if kind == "join":
-            d.join(Ticket(TicketId(f"k{joined}"), o[1], o[2], now), now)
+            d.join(Ticket(TicketId(f"k{joined}"), o[3], o[1], o[2], now), now)
             joined += 1
         elif kind == "leave":
             d.leave(TicketId(f"k{o[1]}"), now)
         elif kind == "sign_in":
             topics, languages = SKILLS[o[2]]
-            d.sign_in(STAFF[o[1]], topics, languages, now)
+            d.sign_in(STAFF[o[1]], o[3], topics, languages, now)
         elif kind == "sign_out":
             d.sign_out(STAFF[o[1]], now)
         elif kind == "choose" and STAFF[o[1]] in d.agents:

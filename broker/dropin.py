@@ -1,0 +1,400 @@
+"""The async driver of drop-in routing: tickets, counsellors' presence, offers and their
+timers, around the pure `broker.routing.Dispatcher`.
+
+One lock orders every change, and the notices a change causes go out under it, so that a
+counsellor never hears of an offer after hearing it was withdrawn. A customer's ticket is
+a signed token that carries when they joined: after a restart of the broker, customers
+reconnect and queue again at their old places, and counsellors' consoles sign in again
+with the presence they had chosen.
+
+Live state is this process's memory: with several processes (`REDIS_URL`) drop-ins are
+refused for now (`unavailable`), rather than routed by each process on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from broker.credentials import StaffPrincipal, TicketPrincipal
+from broker.errors import BadInput, BrokerError, ErrorCode, NotFound
+from broker.routing import (
+    TOPICS,
+    Change,
+    Dispatcher,
+    Offered,
+    Presence,
+    PresenceChanged,
+    Queue,
+    QueueMoved,
+    Skills,
+    Ticket,
+    TicketId,
+    Withdrawn,
+)
+from broker.service import CreatedSession, SessionService
+from broker.types import Channel, CustomerRef, Kind, SessionId, StaffId, TeamId
+
+log = logging.getLogger("broker.dropin")
+
+# what a drop-in customer may ask to be counselled in: the customer page's languages
+LANGUAGES = ("de", "en", "tr", "ar", "uk")
+# positions are told at most this often per queue (a busy morning moves queues often)
+POSITION_PUSH_SECONDS = 0.25
+
+Sink = Callable[[str, str, dict[str, Any]], Awaitable[None]]  # (to, event, data)
+
+
+@dataclass(frozen=True, slots=True)
+class DropInPolicy:
+    topics: tuple[str, ...] = TOPICS
+    offer_seconds: float = 20.0
+    wrap_up_seconds: float = 60.0
+    target_seconds: float = 120.0  # the service level: answered within this wait
+    handle_seconds: float = 900.0  # a conversation's usual length, for the estimated wait
+    ticket_hours: float = 8.0
+    grace_seconds: float = 30.0  # a customer whose page is gone this long left the queue
+    timezone: str = "Europe/Berlin"  # "today" of the service level
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """What the broker keeps beside a ticket: the device's capabilities (for the offer and
+    the planned channel) and whether its page is connected."""
+
+    camera: bool
+    microphone: bool
+    online: int = 0
+    gone: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class DropInUnavailable(BrokerError):
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.UNAVAILABLE, "drop-ins need the broker to run as one "
+                         "process for now (REDIS_URL is set)")
+
+
+class DropInService:
+    def __init__(self, sessions: SessionService, policy: DropInPolicy | None = None) -> None:
+        self.sessions = sessions
+        self.policy = policy or DropInPolicy()
+        self.dispatcher = Dispatcher(offer_seconds=self.policy.offer_seconds,
+                                     wrap_up_seconds=self.policy.wrap_up_seconds,
+                                     target_seconds=self.policy.target_seconds)
+        self.to_ticket: Sink | None = None
+        self.to_staff: Sink | None = None
+        self.on_change: Callable[[], None] | None = None  # the supervisors' view moved
+        self.version = 0
+        self._tz = ZoneInfo(self.policy.timezone)
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting: dict[TicketId, _Waiting] = {}
+        self._answered: dict[TicketId, str] = {}  # ticket -> its session's customer token
+        self._left: set[TicketId] = set()
+        self._staff: dict[StaffId, StaffPrincipal] = {}
+        self._moved: set[Queue] = set()
+        self._push: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def enabled(self) -> bool:
+        return not self.sessions.store.shared
+
+    def now(self) -> float:
+        return self.sessions.now()
+
+    # ------------------------------------------------------------ customers
+
+    async def open_ticket(self, team: TeamId, topic: str, language: str, *, camera: bool,
+                          microphone: bool) -> dict[str, Any]:
+        """A customer queues: their ticket (and its token) and their place."""
+        self.check_enabled()
+        if topic not in self.policy.topics:
+            raise BadInput(f"topic must be one of {', '.join(self.policy.topics)}")
+        if language not in LANGUAGES:
+            raise BadInput(f"language must be one of {', '.join(LANGUAGES)}")
+        now = self.now()
+        tid = TicketId(secrets.token_urlsafe(12))
+        principal = TicketPrincipal(tid, team, topic, language, now,
+                                    now + self.policy.ticket_hours * 3600)
+        token = self.sessions.issuer.ticket_token(principal, now)
+        async with self._lock:
+            self._waiting[tid] = _Waiting(camera, microphone)
+            await self._apply(self.dispatcher.join(Ticket(tid, team, topic, language, now), now))
+            state = self._state(tid)
+        log.info("drop-in ticket queued team=%s topic=%s", team, topic)
+        return {"ticket": tid, "token": token, "expires_at": principal.expires_at, **state}
+
+    async def ticket_online(self, t: TicketPrincipal, *, camera: bool | None = None,
+                            microphone: bool | None = None) -> dict[str, Any]:
+        """The ticket's page connected (again): its state. After a restart of the broker the
+        ticket queues again at the place its token says."""
+        self.check_enabled()
+        tid = TicketId(t.ticket)
+        async with self._lock:
+            done = self._settled(tid)
+            if done is not None:
+                return done
+            w = self._waiting.get(tid)
+            if w is None:
+                w = self._waiting[tid] = _Waiting(bool(camera), bool(microphone))
+            if tid not in self.dispatcher.tickets:
+                now = self.now()
+                await self._apply(self.dispatcher.join(
+                    Ticket(tid, t.team, t.topic, t.language, t.joined_at), now))
+            if camera is not None:
+                w.camera = camera
+            if microphone is not None:
+                w.microphone = microphone
+            w.online += 1
+            if w.gone is not None:
+                w.gone.cancel()
+                w.gone = None
+            return self._state(tid)
+
+    async def ticket_state(self, t: TicketPrincipal) -> dict[str, Any]:
+        tid = TicketId(t.ticket)
+        async with self._lock:
+            done = self._settled(tid)
+            if done is not None:
+                return done
+            if tid not in self.dispatcher.tickets:
+                return {"state": "left"}
+            return self._state(tid)
+
+    def _settled(self, tid: TicketId) -> dict[str, Any] | None:
+        if tid in self._answered:
+            return {"state": "answered", "token": self._answered[tid]}
+        if tid in self._left:
+            return {"state": "left"}
+        return None
+
+    async def ticket_offline(self, ticket: str) -> None:
+        """One of the ticket's pages went away: with none left for the grace period, the
+        customer has left the queue."""
+        tid = TicketId(ticket)
+        async with self._lock:
+            w = self._waiting.get(tid)
+            if w is None:
+                return
+            w.online = max(0, w.online - 1)
+            if w.online == 0 and w.gone is None and tid in self.dispatcher.tickets:
+                loop = asyncio.get_running_loop()
+                w.gone = loop.call_later(self.policy.grace_seconds,
+                                         lambda: self._spawn(self.leave(tid, gone=True)))
+
+    async def leave(self, ticket: str, *, gone: bool = False) -> None:
+        """The customer left the queue (their choice, or their page stayed away)."""
+        tid = TicketId(ticket)
+        async with self._lock:
+            if tid not in self.dispatcher.tickets:
+                return
+            w = self._waiting.pop(tid, None)
+            if w is not None and w.gone is not None:
+                w.gone.cancel()
+            self._left.add(tid)
+            await self._apply(self.dispatcher.leave(tid, self.now()))
+        log.info("drop-in ticket left (%s)", "page gone" if gone else "by choice")
+
+    # ------------------------------------------------------------ counsellors
+
+    async def staff_online(self, who: StaffPrincipal) -> dict[str, Any]:
+        """A counsellor's console connected (their first socket): they take part, with the
+        skills an admin set (or the defaults), starting away."""
+        self.check_enabled()
+        skills = await self.sessions.contacts.skills(who.staff_id) or Skills()
+        teams = (skills.teams & who.teams) if skills.teams else who.teams
+        async with self._lock:
+            self._staff[who.staff_id] = who
+            await self._apply(self.dispatcher.sign_in(who.staff_id, teams, skills.topics,
+                                                      skills.languages, self.now()))
+            return self.staff_state(who.staff_id)
+
+    async def staff_offline(self, staff: StaffId) -> None:
+        async with self._lock:
+            self._staff.pop(staff, None)
+            await self._apply(self.dispatcher.sign_out(staff, self.now()))
+
+    async def skills_changed(self, staff: StaffId) -> None:
+        """An admin changed a counsellor's skills: a connected console routes by them now."""
+        who = self._staff.get(staff)
+        if who is not None:
+            await self.staff_online(who)
+
+    async def choose(self, staff: StaffId, presence: Presence) -> dict[str, Any]:
+        async with self._lock:
+            await self._apply(self.dispatcher.choose(staff, presence, self.now()))
+            return self.staff_state(staff)
+
+    async def accept(self, who: StaffPrincipal, ticket: str) -> CreatedSession:
+        """The counsellor takes the customer: a drop-in session starts for them, and the
+        customer's page is handed its link."""
+        tid = TicketId(ticket)
+        async with self._lock:
+            now = self.now()
+            t = self.dispatcher.check_offer(tid, who.staff_id, now)
+            w = self._waiting.get(tid)
+            channel = Channel.VIDEO if w is None or w.camera else Channel.AUDIO
+            created = await self.sessions.create(
+                who, t.team, CustomerRef(f"drop-in-{tid[:8]}"), now, channel, Kind.DROP_IN)
+            await self._apply(self.dispatcher.accept(tid, who.staff_id, created.session.id,
+                                                     now))
+            self._waiting.pop(tid, None)
+            self._answered[tid] = created.customer_token
+            await self._send(self.to_ticket, tid, "dropin_answered",
+                             {"token": created.customer_token})
+        log.info("drop-in ticket answered by a counsellor: session %s", created.session.id)
+        return created
+
+    async def decline(self, staff: StaffId, ticket: str) -> None:
+        async with self._lock:
+            await self._apply(self.dispatcher.decline(TicketId(ticket), staff, self.now()))
+
+    def session_activity(self, staff: StaffId, session: SessionId, active: bool) -> None:
+        """From the session service: a session of this counsellor became active, or ended."""
+        async def apply() -> None:
+            async with self._lock:
+                now = self.now()
+                if active:
+                    changes = self.dispatcher.session_active(staff, session, now)
+                else:
+                    changes = self.dispatcher.session_closed(staff, session, now)
+                await self._apply(changes)
+
+        if staff in self.dispatcher.agents:
+            self._spawn(apply())
+
+    def staff_state(self, staff: StaffId) -> dict[str, Any]:
+        a = self.dispatcher.agents.get(staff)
+        if a is None:
+            raise NotFound("your drop-in presence (the console is not connected)")
+        out: dict[str, Any] = {"presence": str(a.presence), "skills": {
+            "teams": sorted(a.teams), "topics": sorted(a.topics),
+            "languages": sorted(a.languages)}, "offer": None}
+        if a.offer is not None:
+            out["offer"] = self._offer_view(self.dispatcher.tickets[a.offer])
+        return out
+
+    # ------------------------------------------------------------ figures
+
+    def snapshot(self, team: TeamId) -> dict[str, Any]:
+        self._roll_day(self.now())
+        return self.dispatcher.snapshot(team, self.now())
+
+    def teams(self) -> set[TeamId]:
+        """Teams with a queue or a counsellor taking part."""
+        out = {t.team for t in self.dispatcher.tickets.values()}
+        for a in self.dispatcher.agents.values():
+            out |= a.teams
+        return out
+
+    # ------------------------------------------------------------ inside
+
+    def check_enabled(self) -> None:
+        if not self.enabled:
+            raise DropInUnavailable()
+
+    def _state(self, tid: TicketId) -> dict[str, Any]:
+        t = self.dispatcher.tickets[tid]
+        position = self.dispatcher.position(tid)
+        return {"state": "waiting", "team": t.team, "topic": t.topic, "language": t.language,
+                "position": position, "estimate_seconds": self._estimate(t.queue, position)}
+
+    def _estimate(self, queue: Queue, position: int) -> int | None:
+        servers = self.dispatcher.servers(queue)
+        if servers == 0:
+            return None
+        return round(position * self.policy.handle_seconds / servers)
+
+    def _offer_view(self, t: Ticket) -> dict[str, Any]:
+        w = self._waiting.get(t.id)
+        return {"ticket": t.id, "team": t.team, "topic": t.topic, "language": t.language,
+                "camera": None if w is None else w.camera,
+                "microphone": None if w is None else w.microphone,
+                "waited_seconds": round(self.now() - t.joined_at, 1),
+                "expires_at": t.offer_expires}
+
+    def _roll_day(self, now: float) -> None:
+        self.dispatcher.new_day(datetime.fromtimestamp(now, self._tz).date().isoformat())
+
+    async def _apply(self, changes: list[Change]) -> None:
+        """Under the lock: tell everyone what changed, re-arm the timer."""
+        self._roll_day(self.now())
+        for c in changes:
+            if isinstance(c, Offered):
+                t = self.dispatcher.tickets[c.ticket]
+                await self._send(self.to_staff, c.staff, "dropin_offer", self._offer_view(t))
+            elif isinstance(c, Withdrawn):
+                await self._send(self.to_staff, c.staff, "dropin_withdrawn",
+                                 {"ticket": c.ticket, "why": c.why})
+            elif isinstance(c, PresenceChanged):
+                await self._send(self.to_staff, c.staff, "presence",
+                                 {"presence": str(c.presence)})
+            elif isinstance(c, QueueMoved):
+                self._moved.add(c.queue)
+        if self._moved and self._push is None:
+            loop = asyncio.get_running_loop()
+            self._push = loop.call_later(POSITION_PUSH_SECONDS,
+                                         lambda: self._spawn(self._push_positions()))
+        if changes:
+            self.version += 1
+            if self.on_change is not None:
+                self.on_change()
+        self._arm()
+
+    async def _push_positions(self) -> None:
+        async with self._lock:
+            self._push = None
+            moved, self._moved = self._moved, set()
+            for queue in moved:
+                for i, tid in enumerate(self.dispatcher.queue_of(queue)):
+                    await self._send(self.to_ticket, tid, "queue_state",
+                                     {"position": i + 1,
+                                      "estimate_seconds": self._estimate(queue, i + 1)})
+
+    async def _send(self, sink: Sink | None, to: str, event: str, data: dict[str, Any]) -> None:
+        if sink is None:
+            return
+        try:
+            await sink(to, event, data)
+        except Exception:
+            log.exception("drop-in notice %s failed", event)
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        due = self.dispatcher.next_deadline()
+        if due is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(max(0.0, due - self.now()),
+                                          lambda: self._spawn(self._tick()))
+
+    async def _tick(self) -> None:
+        async with self._lock:
+            self._timer = None
+            await self._apply(self.dispatcher.tick(self.now()))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            await work
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for handle in (self._timer, self._push):
+            if handle is not None:
+                handle.cancel()
+        for w in self._waiting.values():
+            if w.gone is not None:
+                w.gone.cancel()
+        for task in list(self._tasks):
+            task.cancel()
