@@ -68,8 +68,8 @@ class _Waiting:
     """What the broker keeps beside a ticket: the device's capabilities (for the offer and
     the planned channel) and whether its page is connected."""
 
-    camera: bool
-    microphone: bool
+    camera: bool | None  # None: not known (the ticket came back after a restart)
+    microphone: bool | None
     online: int = 0
     gone: asyncio.TimerHandle | None = field(default=None, repr=False)
 
@@ -131,10 +131,10 @@ class DropInService:
         log.info("drop-in ticket queued team=%s topic=%s", team, topic)
         return {"ticket": tid, "token": token, "expires_at": principal.expires_at, **state}
 
-    async def ticket_online(self, t: TicketPrincipal, *, camera: bool | None = None,
-                            microphone: bool | None = None) -> dict[str, Any]:
+    async def ticket_online(self, t: TicketPrincipal) -> dict[str, Any]:
         """The ticket's page connected (again): its state. After a restart of the broker the
-        ticket queues again at the place its token says."""
+        ticket queues again at the place its token says (what its device can do is then
+        unknown until the counsellor sees it in the call)."""
         self.check_enabled()
         tid = TicketId(t.ticket)
         async with self._lock:
@@ -143,15 +143,10 @@ class DropInService:
                 return done
             w = self._waiting.get(tid)
             if w is None:
-                w = self._waiting[tid] = _Waiting(bool(camera), bool(microphone))
+                w = self._waiting[tid] = _Waiting(None, None)
             if tid not in self.dispatcher.tickets:
-                now = self.now()
                 await self._apply(self.dispatcher.join(
-                    Ticket(tid, t.team, t.topic, t.language, t.joined_at), now))
-            if camera is not None:
-                w.camera = camera
-            if microphone is not None:
-                w.microphone = microphone
+                    Ticket(tid, t.team, t.topic, t.language, t.joined_at), self.now()))
             w.online += 1
             if w.gone is not None:
                 w.gone.cancel()
@@ -212,6 +207,7 @@ class DropInService:
         teams = (skills.teams & who.teams) if skills.teams else who.teams
         async with self._lock:
             self._staff[who.staff_id] = who
+            self._estimates_moved()
             await self._apply(self.dispatcher.sign_in(who.staff_id, teams, skills.topics,
                                                       skills.languages, self.now()))
             return self.staff_state(who.staff_id)
@@ -219,6 +215,7 @@ class DropInService:
     async def staff_offline(self, staff: StaffId) -> None:
         async with self._lock:
             self._staff.pop(staff, None)
+            self._estimates_moved()
             await self._apply(self.dispatcher.sign_out(staff, self.now()))
 
     async def skills_changed(self, staff: StaffId) -> None:
@@ -240,7 +237,7 @@ class DropInService:
             now = self.now()
             t = self.dispatcher.check_offer(tid, who.staff_id, now)
             w = self._waiting.get(tid)
-            channel = Channel.VIDEO if w is None or w.camera else Channel.AUDIO
+            channel = Channel.AUDIO if w is not None and w.camera is False else Channel.VIDEO
             created = await self.sessions.create(
                 who, t.team, CustomerRef(f"drop-in-{tid[:8]}"), now, channel, Kind.DROP_IN)
             await self._apply(self.dispatcher.accept(tid, who.staff_id, created.session.id,
@@ -317,6 +314,7 @@ class DropInService:
         return {"ticket": t.id, "team": t.team, "topic": t.topic, "language": t.language,
                 "camera": None if w is None else w.camera,
                 "microphone": None if w is None else w.microphone,
+                "present": w is not None and w.online > 0,
                 "waited_seconds": round(self.now() - t.joined_at, 1),
                 "expires_at": t.offer_expires}
 
@@ -336,9 +334,10 @@ class DropInService:
             elif isinstance(c, PresenceChanged):
                 await self._send(self.to_staff, c.staff, "presence",
                                  {"presence": str(c.presence)})
+                self._estimates_moved()
             elif isinstance(c, QueueMoved):
                 self._moved.add(c.queue)
-        if self._moved and self._push is None:
+        if self._moved and self._push is None and self.dispatcher.tickets:
             loop = asyncio.get_running_loop()
             self._push = loop.call_later(POSITION_PUSH_SECONDS,
                                          lambda: self._spawn(self._push_positions()))
@@ -347,6 +346,11 @@ class DropInService:
             if self.on_change is not None:
                 self.on_change()
         self._arm()
+
+    def _estimates_moved(self) -> None:
+        """Who can serve changed: every queue's estimated waits are told again (there are
+        few queues; their customers are told at most every POSITION_PUSH_SECONDS)."""
+        self._moved.update(self.dispatcher.queues())
 
     async def _push_positions(self) -> None:
         async with self._lock:

@@ -263,6 +263,10 @@ class Dispatcher:
         """The tickets of one queue, head first (for telling them their positions)."""
         return [TicketId(tid) for _, tid in self._queues.get(queue, ())]
 
+    def queues(self) -> list[Queue]:
+        """The queues that have someone waiting."""
+        return list(self._queues)
+
     def servers(self, queue: Queue) -> int:
         """Signed-in counsellors who serve this queue and are not away."""
         return sum(1 for a in self.agents.values()

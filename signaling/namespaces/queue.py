@@ -30,17 +30,16 @@ class QueueNamespace(RoleNamespace):
             fields = read_auth(auth)
             who = self.ctx.service.issuer.check_ticket(fields.get("token"),
                                                        self.ctx.service.now())
-            caps = schemas.capabilities(fields) if "capabilities" in fields else None
-            state = await dropin.ticket_online(
-                who, camera=None if caps is None else caps.camera,
-                microphone=None if caps is None else caps.microphone)
+            state = await dropin.ticket_online(who)
         except BrokerError as err:
             log.info("queue connect refused: %s", err.code)
             raise refuse(err) from None
         self.admit(sid, Conn(Role.CUSTOMER, self.ctx.bucket(), address=address, ticket=who))
         await self.enter_room(sid, ticket_room(who.ticket))
-        await self.emit("queue_state" if state["state"] == "waiting" else "dropin_" +
-                        str(state["state"]), state, to=sid)
+        # the page's first word: its place, or (it reconnects) how its wait ended
+        event = {"waiting": "queue_state", "answered": "dropin_answered"}.get(
+            state["state"], "dropin_left")
+        await self.emit(event, state, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self.forget(sid)

@@ -1,0 +1,269 @@
+"""Drop-ins through a real broker: a customer queues from a team's entry (REST), waits on
+the `/queue` socket, a counsellor on `/staff` is rung, accepts, and the call runs like a
+scheduled one; declines, timeouts, leaving, skills, concurrency, a restart, the live view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.types import Role, StaffId
+from tests.conftest import Broker, MakeBroker, Peer
+from tests.redis_server import RedisServer
+
+CAPS = {"webrtc": True, "camera": True, "microphone": True}
+FAST = {"dropin_offer_seconds": 1.0, "dropin_wrap_up_seconds": 0.3, "grace_seconds": 0.5}
+
+
+@pytest.fixture
+async def broker(make_broker: MakeBroker) -> Broker:
+    return await make_broker(**FAST)
+
+
+async def queue(broker: Broker, topic: str = "benefits", language: str = "de",
+                team: str = "t1", caps: dict[str, bool] | None = None
+                ) -> tuple[dict[str, Any], Peer]:
+    """A customer queues and opens the waiting page: (the ticket, the page's socket)."""
+    status, ticket = await broker.http("POST", f"/api/dropin/{team}", json={
+        "topic": topic, "language": language, "capabilities": caps or CAPS})
+    assert status == 201, ticket
+    page = await broker.peer("/queue", {"token": ticket["token"], "v": 1}).connect()
+    return ticket, page
+
+
+async def console(broker: Broker, staff: str = "c1", available: bool = True,
+                  teams: tuple[str, ...] = ("t1",)) -> Peer:
+    peer = await broker.counsellor(broker.staff_token(staff, teams=teams))
+    welcome = await peer.next("welcome")
+    assert welcome["dropin"]["presence"] == "away"  # nobody is rung before choosing to be
+    if available:
+        ack = await peer.call("presence", {"presence": "available"})
+        assert ack["ok"] and ack["presence"] == "available", ack
+        assert (await peer.next("presence"))["presence"] == "available"  # every tab hears it
+    return peer
+
+
+async def until(peer: Peer, event: str, wanted: Any, timeout: float = 5.0) -> dict[str, Any]:
+    """The first `event` whose data contains `wanted`'s items (earlier ones are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = await peer.next(event, max(0.01, deadline - time.monotonic()))
+        if all(data.get(k) == v for k, v in wanted.items()):
+            return dict(data)
+
+
+async def test_a_drop_in_from_queue_to_call_to_record(broker: Broker) -> None:
+    ticket, page = await queue(broker, language="tr")
+    first = await page.next("queue_state")
+    assert (first["position"], first["estimate_seconds"]) == (1, None)  # nobody signed in
+    k = await broker.counsellor(broker.staff_token("c1"))
+    await k.next("welcome")
+    # c1 speaks German only (the default): a Turkish customer is not offered to them
+    await k.call("presence", {"presence": "available"})
+    await k.next("presence")
+    await asyncio.sleep(0.3)
+    assert k.pending("dropin_offer") == 0
+    admin = broker.staff_token("a1", Role.ADMIN)
+    status, _ = await broker.http("PUT", "/api/staff/c1/skills", admin, json={
+        "topics": ["benefits"], "languages": ["de", "tr"]})
+    assert status == 200
+    offer = await k.next("dropin_offer")  # at once: the console routes by the new skills
+    assert offer["ticket"] == ticket["ticket"]
+    assert (offer["topic"], offer["language"], offer["camera"]) == ("benefits", "tr", True)
+    assert offer["present"] is True and offer["expires_at"] > time.time()
+    await until(page, "queue_state", {"position": 1, "estimate_seconds": 900})  # one server
+
+    ack = await k.call("dropin_accept", {"ticket": ticket["ticket"]})
+    assert ack["ok"], ack
+    session = ack["session"]
+    assert session["state"] == "scheduled" and session["planned_channel"] == "video"
+    assert (await k.next("presence"))["presence"] == "busy"
+    answered = await page.next("dropin_answered")
+
+    customer = await broker.customer(answered["token"])
+    await customer.next("welcome")
+    await customer.call("join", {"language": "tr", "capabilities": CAPS})
+    await k.next("customer_waiting")
+    assert (await k.call("admit", {"session": session["session"]}))["ok"]
+    await customer.next("start")
+    ack = await k.call("end", {"session": session["session"], "outcome": "completed"})
+    assert ack["ok"], ack
+    assert (await k.next("presence"))["presence"] == "wrap_up"
+    assert (await k.next("presence"))["presence"] == "available"  # after 0.3 s
+    record = await broker.service.contacts.contact(session["session"])
+    assert record is not None and record["kind"] == "drop-in"
+    assert record["customer_ref"].startswith("drop-in-")
+    # the page, reloaded, hears how its wait ended
+    again = await broker.peer("/queue", {"token": ticket["token"], "v": 1}).connect()
+    assert (await again.next("dropin_answered"))["token"] == answered["token"]
+
+
+async def test_longest_idle_decline_and_no_answer(broker: Broker) -> None:
+    first = await console(broker, "c1")
+    await asyncio.sleep(0.05)
+    second = await console(broker, "c2")
+    ticket, _page = await queue(broker)
+    offer = await first.next("dropin_offer")  # c1 has been free longest
+    assert offer["ticket"] == ticket["ticket"] and second.pending("dropin_offer") == 0
+    assert (await first.call("dropin_decline", {"ticket": ticket["ticket"]}))["ok"]
+    assert (await first.next("dropin_withdrawn"))["why"] == "declined"
+    assert (await second.next("dropin_offer"))["ticket"] == ticket["ticket"]
+    # c2 does not answer within a second: set away, and nobody else is left (c1 declined)
+    assert (await second.next("dropin_withdrawn", timeout=3))["why"] == "expired"
+    assert (await second.next("presence"))["presence"] == "away"
+    late = await second.call("dropin_accept", {"ticket": ticket["ticket"]})
+    assert late["error"]["code"] == "offer_gone"
+    third = await console(broker, "c3")
+    assert (await third.next("dropin_offer"))["ticket"] == ticket["ticket"]
+    assert (await third.call("dropin_accept", {"ticket": ticket["ticket"]}))["ok"]
+
+
+async def test_a_customer_who_leaves_or_whose_page_is_gone(broker: Broker) -> None:
+    k = await console(broker)
+    _, page = await queue(broker)
+    await k.next("dropin_offer")
+    assert (await page.call("leave"))["state"] == "left"
+    assert (await k.next("dropin_withdrawn"))["why"] == "left"
+    # the next one closes the page and does not come back within the grace period
+    other, other_page = await queue(broker)
+    assert (await k.next("dropin_offer"))["ticket"] == other["ticket"]
+    await other_page.close()
+    withdrawn = await k.next("dropin_withdrawn", timeout=3)
+    assert withdrawn == {"ticket": other["ticket"], "why": "left"}
+    # a ticket that left does not queue again with its old token
+    back = await broker.peer("/queue", {"token": other["token"], "v": 1}).connect()
+    assert (await back.next("dropin_left"))["state"] == "left"
+    assert (await k.call("sync"))["dropin"]["offer"] is None
+
+
+async def test_a_short_drop_keeps_the_place(broker: Broker) -> None:
+    a, page_a = await queue(broker)
+    _, page_b = await queue(broker)
+    await page_a.close()
+    await asyncio.sleep(0.1)  # well within the grace period
+    again = await broker.peer("/queue", {"token": a["token"], "v": 1}).connect()
+    assert (await again.next("queue_state"))["position"] == 1
+    assert (await page_b.next("queue_state"))["position"] == 2
+
+
+async def test_concurrent_accepts_of_one_customer_one_wins(broker: Broker) -> None:
+    token = broker.staff_token("c1")
+    tabs = [await broker.counsellor(token) for _ in range(3)]
+    for tab in tabs:
+        await tab.next("welcome")
+    await tabs[0].call("presence", {"presence": "available"})
+    other = await console(broker, "c2", available=False)
+    await queue(broker)
+    offer = await tabs[1].next("dropin_offer")  # every tab of c1 rings
+    attempts = [tab.call("dropin_accept", {"ticket": offer["ticket"]}) for tab in tabs for _ in
+                range(4)]
+    attempts.append(other.call("dropin_accept", {"ticket": offer["ticket"]}))
+    acks = await asyncio.gather(*attempts)
+    won = [a for a in acks if a["ok"]]
+    assert len(won) == 1, acks
+    assert {a["error"]["code"] for a in acks if not a["ok"]} == {"offer_gone"}
+    live = await broker.service.sessions_of(StaffId("c1"))
+    assert [s.id for s in live] == [won[0]["session"]["session"]]
+
+
+async def test_tickets_keep_their_order_across_a_restart(tmp_path: Path,
+                                                         make_broker: MakeBroker) -> None:
+    """The broker's memory is gone; customers reconnect in any order and queue again where
+    they were (their tickets say when they joined)."""
+    data = tmp_path / "d"
+    first = await make_broker(data_dir=data, **FAST)
+    tickets = [(await queue(first))[0] for _ in range(3)]
+    await first.server.close()
+    second = await make_broker(data_dir=data, **FAST)
+    pages = {}
+    for t in reversed(tickets):
+        pages[t["ticket"]] = await second.peer("/queue", {"token": t["token"], "v": 1}).connect()
+        await pages[t["ticket"]].next("queue_state")
+    await asyncio.sleep(0.5)  # positions are pushed after a moment
+    last: dict[str, int] = {}
+    for tid, page in pages.items():
+        while page.pending("queue_state"):
+            last[tid] = (await page.next("queue_state"))["position"]
+    assert [last[t["ticket"]] for t in tickets] == [1, 2, 3]
+
+
+async def test_bad_input_and_wrong_tokens(broker: Broker) -> None:
+    k = await console(broker)
+    for event, data, code in [
+        ("presence", {"presence": "busy"}, "bad_request"),
+        ("presence", {"presence": "available", "x": 1}, "bad_request"),
+        ("dropin_accept", {"ticket": "../../etc"}, "bad_request"),
+        ("dropin_accept", {"ticket": "n0-such-ticket"}, "offer_gone"),
+        ("dropin_decline", {}, "bad_request"),
+    ]:
+        ack = await k.call(event, data)
+        assert ack["error"]["code"] == code, (event, ack)
+    bodies: list[dict[str, Any]] = [
+        {"topic": "benefits", "language": "xx"},
+        {"topic": "benefits", "capabilities": {"camera": "yes"}},
+        {"language": "de"}, {"topic": "benefits", "name": "Ali"}]
+    for body in bodies:
+        status, err = await broker.http("POST", "/api/dropin/t1", json=body)
+        assert status == 400 and err["error"]["code"] == "bad_request", body
+    status, err = await broker.http("POST", "/api/dropin/t%201", json={"topic": "benefits"})
+    assert status == 400
+    ticket, _ = await queue(broker)
+    # a ticket token is no customer link, a customer link no ticket, a staff token neither
+    assert (await broker.peer("/customer", {"token": ticket["token"]}).refused())["code"] \
+        == "unauthenticated"
+    created = await broker.create_session(broker.staff_token())
+    for token in (created["customer_token"], broker.staff_token()):
+        assert (await broker.peer("/queue", {"token": token}).refused())["code"] \
+            == "unauthenticated"
+
+
+async def test_tickets_per_address_are_limited(make_broker: MakeBroker) -> None:
+    broker = await make_broker(code_attempts_per_minute=3)
+    for _ in range(3):
+        status, _ = await broker.http("POST", "/api/dropin/t1", json={"topic": "benefits"})
+        assert status == 201
+    status, err = await broker.http("POST", "/api/dropin/t1", json={"topic": "benefits"})
+    assert status == 429 and err["error"]["code"] == "rate_limited"
+
+
+async def test_supervisors_see_queues_presence_and_service_level(broker: Broker) -> None:
+    sup = await broker.supervisor(broker.staff_token("s1", Role.SUPERVISOR))
+    await sup.next("load")
+    quick = await console(broker, "c1")
+    await console(broker, "c2", available=False)
+    t1, _ = await queue(broker)
+    offer = await quick.next("dropin_offer")
+    assert (await quick.call("dropin_accept", {"ticket": offer["ticket"]}))["ok"]
+    t2, page2 = await queue(broker, topic="placement")
+    await queue(broker, topic="placement")
+    await page2.call("leave")
+    await asyncio.sleep(0.3)
+    status, load = await broker.http("GET", "/api/load",
+                                     broker.staff_token("s1", Role.SUPERVISOR))
+    assert status == 200
+    dropin = load["teams"]["t1"]["dropin"]
+    assert dropin["topics"]["placement"]["waiting"] == 1
+    assert dropin["presence"] == {"available": 0, "busy": 1, "wrap_up": 0, "away": 1}
+    assert dropin["today"] == {"answered": 1, "abandoned": 1, "service_level": 1.0,
+                               "abandonment_rate": 0.5, "target_seconds": 120.0}
+    pushed = await sup.next("load")
+    while sup.pending("load"):
+        pushed = await sup.next("load")
+    assert pushed["teams"]["t1"]["dropin"]["today"]["abandoned"] == 1
+    assert t1 and t2
+
+
+async def test_drop_ins_are_refused_with_several_processes(
+        make_broker: MakeBroker, redis_server: RedisServer) -> None:
+    broker = await make_broker(redis_url=redis_server.url)
+    status, err = await broker.http("POST", "/api/dropin/t1", json={"topic": "benefits"})
+    assert status == 503 and err["error"]["code"] == "unavailable"
+    k = await broker.counsellor(broker.staff_token())
+    assert (await k.next("welcome"))["dropin"] is None
+    ack = await k.call("presence", {"presence": "available"})
+    assert ack["error"]["code"] == "unavailable"
