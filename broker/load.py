@@ -34,6 +34,22 @@ class TeamLoad:
     online: set[StaffId] = field(default_factory=set)
     busy: Counter[StaffId] = field(default_factory=Counter)
 
+    def figures(self, now: float) -> dict[str, Any]:
+        """The team's snapshot entry (a team nobody has used yet: all zero)."""
+        oldest = next(iter(self.waiting.values()), None)
+        return {
+            "sessions": {str(s): self.counts[("state", str(s))]
+                         for s in (State.SCHEDULED, State.WAITING, State.ACTIVE)},
+            "channels": {str(c): self.counts[("channel", str(c))] for c in Channel},
+            "waiting": len(self.waiting),
+            "oldest_wait_seconds": None if oldest is None else round(now - oldest, 1),
+            "counsellors": {
+                "online": len(self.online),
+                "busy": len(self.busy),
+                "free": len(self.online - set(self.busy)),
+            },
+        }
+
 
 class LiveLoad:
     """Counters per team. `version` moves on every change so pushers know when to send."""
@@ -94,21 +110,7 @@ class LiveLoad:
         for team_id, t in sorted(self._teams.items()):
             if teams is not None and team_id not in teams:
                 continue
-            oldest = next(iter(t.waiting.values()), None)
-            busy = len(t.busy)
-            online = len(t.online)
-            out[team_id] = {
-                "sessions": {str(s): t.counts[("state", str(s))]
-                             for s in (State.SCHEDULED, State.WAITING, State.ACTIVE)},
-                "channels": {str(c): t.counts[("channel", str(c))] for c in Channel},
-                "waiting": len(t.waiting),
-                "oldest_wait_seconds": None if oldest is None else round(now - oldest, 1),
-                "counsellors": {
-                    "online": online,
-                    "busy": busy,
-                    "free": len(t.online - set(t.busy)),
-                },
-            }
+            out[team_id] = t.figures(now)
         return {"at": now, "version": self.version, "teams": out}
 
 

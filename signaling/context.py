@@ -13,6 +13,7 @@ import socketio
 from broker.config import Settings
 from broker.credentials import CustomerPrincipal, StaffPrincipal, TicketPrincipal
 from broker.dropin import DropInService
+from broker.load import TeamLoad
 from broker.service import SessionService
 from broker.session import Session
 from broker.staffauth import StaffAuth
@@ -107,7 +108,7 @@ class Context:
         if self.dropin.enabled:
             for team in self.dropin.teams():
                 if teams is None or team in teams:
-                    figures = full["teams"].setdefault(team, {})
+                    figures = full["teams"].setdefault(team, TeamLoad().figures(full["at"]))
                     figures["dropin"] = self.dropin.snapshot(team)
             full["teams"] = dict(sorted(full["teams"].items()))
         return full

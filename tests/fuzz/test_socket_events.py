@@ -40,6 +40,7 @@ from broker.errors import ErrorCode
 from broker.session import OUTCOMES
 from broker.types import Channel, Role, SessionId, State
 from signaling.namespaces.customer import CustomerNamespace
+from signaling.namespaces.queue import QueueNamespace
 from signaling.namespaces.staff import StaffNamespace
 from signaling.namespaces.supervisor import SupervisorNamespace
 from signaling.schemas import LANGUAGES, MAX_CANDIDATE, MAX_NAME, MAX_SDP
@@ -54,7 +55,7 @@ def handlers(cls: type) -> set[str]:
 
 
 HANDLERS = {"/staff": handlers(StaffNamespace), "/customer": handlers(CustomerNamespace),
-            "/supervisor": handlers(SupervisorNamespace)}
+            "/supervisor": handlers(SupervisorNamespace), "/queue": handlers(QueueNamespace)}
 
 
 def fuzz_settings(examples: int) -> settings:
@@ -205,7 +206,20 @@ def staff_payloads(ids: Ids, tokens: dict[str, str]) -> dict[str, st.SearchStrat
         "chat": with_session(ids, CHAT),
         "sync": EMPTY,
         "reauth": st.fixed_dictionaries({"token": token_field(tokens)}),
+        "presence": st.fixed_dictionaries({"presence": weighted([
+            (4, st.sampled_from(["available", "away"])),
+            (1, st.sampled_from(["busy", "wrap_up", "AVAILABLE", ""])), (1, JSON)])}),
+        "dropin_accept": st.fixed_dictionaries({"ticket": TICKET}),
+        "dropin_decline": st.fixed_dictionaries({"ticket": TICKET}),
     }
+
+
+TICKET = weighted([(3, st.from_regex(r"[A-Za-z0-9_-]{8,64}", fullmatch=True)),
+                   (1, st.text(max_size=80)), (1, JSON)])
+
+
+def queue_payloads() -> dict[str, st.SearchStrategy[Any]]:
+    return {"leave": EMPTY, "sync": EMPTY}
 
 
 def token_field(tokens: dict[str, str]) -> st.SearchStrategy[Any]:
@@ -464,6 +478,7 @@ def test_every_handler_has_a_payload_strategy() -> None:
     assert set(staff_payloads(ids, {})) == HANDLERS["/staff"]
     assert set(customer_payloads()) == HANDLERS["/customer"]
     assert set(supervisor_payloads({})) == HANDLERS["/supervisor"]
+    assert set(queue_payloads()) | {"reauth"} == HANDLERS["/queue"]
 
 
 async def test_staff_events(make_broker: MakeBroker) -> None:
@@ -530,6 +545,34 @@ async def test_supervisor_events(make_broker: MakeBroker) -> None:
     assert world.sent > 0
 
 
+async def test_queue_events(make_broker: MakeBroker) -> None:
+    """A drop-in customer's page: whatever it sends, the socket stays, it is answered with
+    a known code, and the counsellors' calls and records are untouched."""
+    world = await make_world(make_broker)
+    status, ticket = await world.broker.http("POST", "/api/dropin/t1",
+                                             json={"topic": "benefits"})
+    assert status == 201, ticket
+    page = await world.broker.peer("/queue", {"token": ticket["token"], "v": 1}).connect()
+    strategies = {**queue_payloads(), "reauth": st.fixed_dictionaries({"token": TEXT})}
+
+    @fuzz_settings(examples=200)
+    @given(data=st.data())
+    def prop(data: st.DataObject) -> None:
+        event = data.draw(st.sampled_from(sorted(strategies)), label="event")
+        payload = data.draw(broken(strategies[event]), label="payload")
+        outcome = world.send(page, event, payload)
+        if event == "reauth":  # a staff event: never the page's
+            assert outcome != "ok"
+        world.after("/queue", event, payload, outcome)
+        world.alive(page)
+        world.alive(world.counsellor)
+
+    await drive(prop)
+    await asyncio.to_thread(world.check_contact_log)
+    world.report("/queue")
+    assert world.sent > 0
+
+
 EVENT_NAMES = st.one_of(
     st.sampled_from(["connect", "disconnect", "connect_error", "message", "error", "welcome",
                      "handle_sync", "__init__", "__class__", "trigger_event", "on_connect",
@@ -544,7 +587,7 @@ async def test_unknown_events(make_broker: MakeBroker) -> None:
     world = await make_world(make_broker)
 
     @fuzz_settings(examples=300)
-    @given(namespace=st.sampled_from(sorted(HANDLERS)), name=EVENT_NAMES,
+    @given(namespace=st.sampled_from(["/customer", "/staff", "/supervisor"]), name=EVENT_NAMES,
            payload=st.one_of(st.none(), JSON))
     def prop(namespace: str, name: str, payload: Any) -> None:
         known = HANDLERS[namespace] - ({"reauth"} if namespace == "/customer" else set())
