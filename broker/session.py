@@ -183,6 +183,7 @@ class Session:
             data["access_code"] = self.access_code
             data["team"] = self.team
             data["customer_ref"] = self.customer_ref
+            data["kind"] = str(self.kind)
         return data
 
     def _customer_card(self) -> dict[str, Any]:

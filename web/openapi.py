@@ -172,6 +172,7 @@ SESSION_PROPERTIES: dict[str, Schema] = {
     "access_code_display": ref("AccessCodeDisplay"),
     "team": ref("TeamId"),
     "customer_ref": ref("CustomerRef"),
+    "kind": {"type": "string", "enum": [str(k) for k in Kind]},
 }
 LINK_PROPERTIES: dict[str, Schema] = {
     "customer_token": {"type": "string", "description": "the customer's JWT"},
