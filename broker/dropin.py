@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class _Waiting:
     camera: bool | None  # None: not known (the ticket came back after a restart)
     microphone: bool | None
     online: int = 0
+    told: tuple[int, int | None] | None = None  # the last (position, estimate) it heard
     gone: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
@@ -151,7 +153,9 @@ class DropInService:
             if w.gone is not None:
                 w.gone.cancel()
                 w.gone = None
-            return self._state(tid)
+            state = self._state(tid)
+            w.told = (state["position"], state["estimate_seconds"])
+            return state
 
     async def ticket_state(self, t: TicketPrincipal) -> dict[str, Any]:
         tid = TicketId(t.ticket)
@@ -303,11 +307,14 @@ class DropInService:
         return {"state": "waiting", "team": t.team, "topic": t.topic, "language": t.language,
                 "position": position, "estimate_seconds": self._estimate(t.queue, position)}
 
-    def _estimate(self, queue: Queue, position: int) -> int | None:
-        servers = self.dispatcher.servers(queue)
+    def _estimate(self, queue: Queue, position: int, servers: int | None = None) -> int | None:
+        """Seconds, in whole minutes (rounded up): a wait is not told to the second, and
+        customers are not told again for every small change."""
+        if servers is None:
+            servers = self.dispatcher.servers(queue)
         if servers == 0:
             return None
-        return round(position * self.policy.handle_seconds / servers)
+        return 60 * math.ceil(position * self.policy.handle_seconds / (60 * servers))
 
     def _offer_view(self, t: Ticket) -> dict[str, Any]:
         w = self._waiting.get(t.id)
@@ -334,7 +341,10 @@ class DropInService:
             elif isinstance(c, PresenceChanged):
                 await self._send(self.to_staff, c.staff, "presence",
                                  {"presence": str(c.presence)})
-                self._estimates_moved()
+                a = self.dispatcher.agents.get(c.staff)
+                if a is not None:  # who serves their queues changed: so did the estimates
+                    waiting = set(self.dispatcher.queues())
+                    self._moved.update(q for q in a.queues if q in waiting)
             elif isinstance(c, QueueMoved):
                 self._moved.add(c.queue)
         if self._moved and self._push is None and self.dispatcher.tickets:
@@ -353,14 +363,24 @@ class DropInService:
         self._moved.update(self.dispatcher.queues())
 
     async def _push_positions(self) -> None:
+        """Tell the connected pages of the moved queues their place and wait, where it
+        changed. Worked out under the lock, sent after it: routing does not wait for it."""
+        notes: list[tuple[TicketId, dict[str, Any]]] = []
         async with self._lock:
             self._push = None
             moved, self._moved = self._moved, set()
             for queue in moved:
+                servers = self.dispatcher.servers(queue)
                 for i, tid in enumerate(self.dispatcher.queue_of(queue)):
-                    await self._send(self.to_ticket, tid, "queue_state",
-                                     {"position": i + 1,
-                                      "estimate_seconds": self._estimate(queue, i + 1)})
+                    w = self._waiting.get(tid)
+                    if w is None or w.online == 0:
+                        continue
+                    told = (i + 1, self._estimate(queue, i + 1, servers))
+                    if w.told != told:
+                        w.told = told
+                        notes.append((tid, {"position": told[0], "estimate_seconds": told[1]}))
+        for tid, data in notes:
+            await self._send(self.to_ticket, tid, "queue_state", data)
 
     async def _send(self, sink: Sink | None, to: str, event: str, data: dict[str, Any]) -> None:
         if sink is None:

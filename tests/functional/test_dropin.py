@@ -181,11 +181,11 @@ async def test_tickets_keep_their_order_across_a_restart(tmp_path: Path,
     await first.server.close()
     second = await make_broker(data_dir=data, **FAST)
     pages = {}
+    last: dict[str, int] = {}
     for t in reversed(tickets):
         pages[t["ticket"]] = await second.peer("/queue", {"token": t["token"], "v": 1}).connect()
-        await pages[t["ticket"]].next("queue_state")
-    await asyncio.sleep(0.5)  # positions are pushed after a moment
-    last: dict[str, int] = {}
+        last[t["ticket"]] = (await pages[t["ticket"]].next("queue_state"))["position"]
+    await asyncio.sleep(0.5)  # changed positions are pushed after a moment
     for tid, page in pages.items():
         while page.pending("queue_state"):
             last[tid] = (await page.next("queue_state"))["position"]
