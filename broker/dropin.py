@@ -92,6 +92,8 @@ class DropInService:
         self.to_ticket: Sink | None = None
         self.to_staff: Sink | None = None
         self.on_change: Callable[[], None] | None = None  # the supervisors' view moved
+        # a wait ended: (team, answered, seconds waited), for the metrics
+        self.on_finished: Callable[[TeamId, bool, float], None] | None = None
         self.version = 0
         self._tz = ZoneInfo(self.policy.timezone)
         self._lock = asyncio.Lock()
@@ -198,7 +200,10 @@ class DropInService:
             if w is not None and w.gone is not None:
                 w.gone.cancel()
             self._left.add(tid)
-            await self._apply(self.dispatcher.leave(tid, self.now()))
+            t = self.dispatcher.tickets[tid]
+            now = self.now()
+            await self._apply(self.dispatcher.leave(tid, now))
+            self._finished(t.team, False, now - t.joined_at)
         log.info("drop-in ticket left (%s)", "page gone" if gone else "by choice")
 
     # ------------------------------------------------------------ counsellors
@@ -246,6 +251,7 @@ class DropInService:
                 who, t.team, CustomerRef(f"drop-in-{tid[:8]}"), now, channel, Kind.DROP_IN)
             await self._apply(self.dispatcher.accept(tid, who.staff_id, created.session.id,
                                                      now))
+            self._finished(t.team, True, now - t.joined_at)
             self._waiting.pop(tid, None)
             self._answered[tid] = created.customer_token
             await self._send(self.to_ticket, tid, "dropin_answered",
@@ -296,6 +302,10 @@ class DropInService:
         return out
 
     # ------------------------------------------------------------ inside
+
+    def _finished(self, team: TeamId, answered: bool, waited: float) -> None:
+        if self.on_finished is not None:
+            self.on_finished(team, answered, waited)
 
     def check_enabled(self) -> None:
         if not self.enabled:

@@ -44,6 +44,14 @@ class _LiveLoad(Collector):
                                    labels=["team"])
         staff = GaugeMetricFamily("cb_counsellors", "Counsellors online, busy and free",
                                   labels=["team", "status"])
+        queued = GaugeMetricFamily("cb_dropin_waiting", "Drop-in customers in a queue",
+                                   labels=["team", "topic"])
+        queued_oldest = GaugeMetricFamily("cb_dropin_oldest_wait_seconds",
+                                          "The longest current drop-in wait (0: nobody)",
+                                          labels=["team", "topic"])
+        presence = GaugeMetricFamily("cb_dropin_counsellors",
+                                     "Counsellors taking part in drop-ins, by presence",
+                                     labels=["team", "presence"])
         for team, t in sorted(self.snapshot["teams"].items()):
             for state, n in t["sessions"].items():
                 sessions.add_metric([team, state], n)
@@ -53,7 +61,14 @@ class _LiveLoad(Collector):
             oldest.add_metric([team], t["oldest_wait_seconds"] or 0.0)
             for status, n in t["counsellors"].items():
                 staff.add_metric([team, status], n)
-        yield from (sessions, active, waiting, oldest, staff)
+            dropin = t.get("dropin")
+            if dropin is not None:
+                for topic, q in dropin["topics"].items():
+                    queued.add_metric([team, topic], q["waiting"])
+                    queued_oldest.add_metric([team, topic], q["oldest_wait_seconds"] or 0.0)
+                for state, n in dropin["presence"].items():
+                    presence.add_metric([team, state], n)
+        yield from (sessions, active, waiting, oldest, staff, queued, queued_oldest, presence)
 
 
 class _Outbox(Collector):
@@ -92,6 +107,13 @@ class Metrics:
                                  registry=r)
         self.errors = Counter("cb_errors", "Requests and events refused, by error code",
                               ["code", "via"], registry=r)
+        self.dropins = Counter("cb_dropins_finished", "Drop-in waits that ended, by how: "
+                               "answered, or abandoned (the customer left)",
+                               ["team", "outcome"], registry=r)
+        self.dropin_wait = Histogram("cb_dropin_wait_seconds",
+                                     "Joined a drop-in queue to answered by a counsellor",
+                                     buckets=(10, 30, 60, 120, 300, 600, 1200, 1800, 3600),
+                                     registry=r)
         self._load = _LiveLoad()
         r.register(self._load)
         self._outbox = _Outbox()
@@ -112,6 +134,11 @@ class Metrics:
             self.setup.observe(record.setup_seconds)
         if record.waiting_seconds is not None:
             self.waiting.observe(record.waiting_seconds)
+
+    def dropin_finished(self, team: str, answered: bool, waited: float) -> None:
+        self.dropins.labels(team, "answered" if answered else "abandoned").inc()
+        if answered:
+            self.dropin_wait.observe(waited)
 
     def refused(self, code: ErrorCode | str, via: str) -> None:
         self.errors.labels(str(code), via).inc()

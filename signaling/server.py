@@ -123,5 +123,6 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
 
     dropin.to_ticket, dropin.to_staff = to_ticket, to_staff
     dropin.on_change = pusher.poke
+    dropin.on_finished = ctx.metrics.dropin_finished
     service.on_activity = dropin.session_activity
     return ctx, pusher

@@ -310,7 +310,7 @@ async def metrics(request: web.Request) -> web.Response:
     if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
         raise AccessDenied(ErrorCode.UNAUTHENTICATED, "metrics need their bearer token")
     service = request.app[SERVICE]
-    load = await service.load_snapshot()
+    load = await request.app[SIGNALING].load_snapshot()
     outbox = await service.contacts.outbox_summary()
     body = request.app[SIGNALING].metrics.render(load, outbox, service.now())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE,

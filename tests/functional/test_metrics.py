@@ -103,3 +103,33 @@ async def test_undelivered_webhooks_show_in_the_metrics(make_broker: MakeBroker)
     assert value(text, "cb_webhook_outbox", status="pending") == 1
     assert value(text, "cb_webhook_outbox", status="delivered") == 0
     assert value(text, "cb_webhook_oldest_pending_seconds") > 0.2
+
+
+async def test_drop_in_queues_and_outcomes_show_in_the_metrics(make_broker: MakeBroker) -> None:
+    """Queue lengths by team and topic, counsellors by presence, answered and abandoned
+    waits: and still no person and no ticket in the text."""
+    broker = await make_broker(metrics_token=TOKEN)
+    tickets = []
+    for topic in ("benefits", "benefits", "placement"):
+        status, t = await broker.http("POST", "/api/dropin/t1", json={"topic": topic})
+        assert status == 201
+        tickets.append(t)
+    k = await broker.counsellor(broker.staff_token("c1"))
+    await k.next("welcome")
+    _, _, text = await scrape(broker)
+    assert value(text, "cb_dropin_waiting", team="t1", topic="benefits") == 2
+    assert value(text, "cb_dropin_waiting", team="t1", topic="placement") == 1
+    assert value(text, "cb_dropin_oldest_wait_seconds", team="t1", topic="benefits") >= 0
+    assert value(text, "cb_dropin_counsellors", team="t1", presence="away") == 1
+    await k.call("presence", {"presence": "available"})
+    offer = await k.next("dropin_offer")
+    assert (await k.call("dropin_accept", {"ticket": offer["ticket"]}))["ok"]
+    page = await broker.peer("/queue", {"token": tickets[2]["token"], "v": 1}).connect()
+    assert (await page.call("leave"))["ok"]
+    _, _, text = await scrape(broker)
+    assert value(text, "cb_dropins_finished_total", team="t1", outcome="answered") == 1
+    assert value(text, "cb_dropins_finished_total", team="t1", outcome="abandoned") == 1
+    assert value(text, "cb_dropin_wait_seconds_count") == 1
+    assert value(text, "cb_dropin_counsellors", team="t1", presence="busy") == 1
+    for t in tickets:
+        assert t["ticket"] not in text and t["token"] not in text
