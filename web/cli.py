@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import faulthandler
 import gc
+import json
 import logging
 import signal
 import ssl
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -22,10 +24,12 @@ from broker.contactlog.base import ContactLog
 from broker.credentials import TokenIssuer
 from broker.errors import BrokerError
 from broker.report import parse_group_by, parse_period, retention_cutoff
+from broker.routing import Skills
 from broker.types import Role, StaffId, TeamId
 from web import reports, retention
 from web.app import contact_log_for, create_app, signing_secret
 from web.auth import TEAM
+from web.dropin import STAFF_ID, parse_skills
 
 DEMO_TEAM = TeamId("demo-team")
 DEMO_ACCOUNTS = (
@@ -123,6 +127,27 @@ async def purge(settings: Settings) -> int:
         await contacts.close()
 
 
+async def skills(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """Show, or with --topics and --languages set, a counsellor's drop-in skills (a running
+    broker uses them from the counsellor's next sign-in; the REST API at once)."""
+    if not STAFF_ID.fullmatch(args.staff):
+        raise ConfigError(f"--staff {args.staff!r} is not a staff id")
+    contacts = contact_log_of(settings)
+    await contacts.open()
+    try:
+        if args.topics is not None or args.languages is not None:
+            def listed(text: str | None) -> list[str]:
+                return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+            parsed = parse_skills({"teams": listed(args.teams), "topics": listed(args.topics),
+                                   "languages": listed(args.languages)})
+            await contacts.set_skills(args.staff, parsed, time.time())
+        found = await contacts.skills(args.staff)
+    finally:
+        await contacts.close()
+    return {"staff": args.staff, "set": found is not None, **(found or Skills()).to_dict()}
+
+
 def _runner() -> asyncio.Runner:
     try:
         import uvloop
@@ -156,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_report.add_argument("--team", help="one team only (default: every team)")
     p_report.add_argument("--format", default="json", choices=list(reports.FORMATS))
     p_report.add_argument("--data-dir")
+    p_skills = sub.add_parser("skills", help="show or set a counsellor's drop-in skills")
+    p_skills.add_argument("--staff", required=True)
+    p_skills.add_argument("--topics", help="comma list, e.g. benefits,placement")
+    p_skills.add_argument("--languages", help="comma list of two-letter codes, e.g. de,tr")
+    p_skills.add_argument("--teams", help="comma list (default: every team of the sign-in)")
+    p_skills.add_argument("--data-dir")
     p_purge = sub.add_parser("purge", help="delete contact records past CB_RETENTION_DAYS "
                              "(their daily totals stay)")
     p_purge.add_argument("--data-dir")
@@ -187,6 +218,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ConfigError, BrokerError) as exc:
             print(f"report: {exc}", file=sys.stderr)
             return 2
+        return 0
+    if args.command == "skills":
+        try:
+            shown = asyncio.run(skills(settings, args))
+        except (ConfigError, BrokerError) as exc:
+            print(f"skills: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(shown))
         return 0
     if args.command == "purge":
         try:

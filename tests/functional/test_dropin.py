@@ -6,15 +6,18 @@ scheduled one; declines, timeouts, leaving, skills, concurrency, a restart, the 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from broker.contactlog.sqlite import SqliteContactLog
 from broker.types import Role, StaffId
 from tests.conftest import Broker, MakeBroker, Peer
 from tests.redis_server import RedisServer
+from web import cli
 
 CAPS = {"webrtc": True, "camera": True, "microphone": True}
 FAST = {"dropin_offer_seconds": 1.0, "dropin_wrap_up_seconds": 0.3, "grace_seconds": 0.5}
@@ -267,3 +270,26 @@ async def test_drop_ins_are_refused_with_several_processes(
     assert (await k.next("welcome"))["dropin"] is None
     ack = await k.call("presence", {"presence": "available"})
     assert ack["error"]["code"] == "unavailable"
+
+
+def test_skills_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "CB_DATABASE_URL", "CB_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def create_log() -> None:
+        log = SqliteContactLog(tmp_path / "contacts.sqlite3")
+        await log.open()
+        await log.close()
+
+    asyncio.run(create_log())
+    base = ["skills", "--data-dir", str(tmp_path), "--staff", "c7"]
+    assert cli.main(base) == 0
+    assert json.loads(capsys.readouterr().out)["set"] is False
+    assert cli.main([*base, "--topics", "benefits,youth", "--languages", "de,uk",
+                     "--teams", "t1"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "staff": "c7", "set": True, "teams": ["t1"], "topics": ["benefits", "youth"],
+        "languages": ["de", "uk"]}
+    assert cli.main([*base, "--topics", "astrology", "--languages", "de"]) == 2
+    assert "topics" in capsys.readouterr().err
