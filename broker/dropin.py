@@ -40,7 +40,7 @@ from broker.routing import (
     Withdrawn,
 )
 from broker.service import CreatedSession, SessionService
-from broker.types import Channel, CustomerRef, Kind, SessionId, StaffId, TeamId
+from broker.types import Channel, CustomerRef, Kind, SessionId, StaffId, State, TeamId
 
 log = logging.getLogger("broker.dropin")
 
@@ -99,8 +99,9 @@ class DropInService:
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: dict[TicketId, _Waiting] = {}
-        self._answered: dict[TicketId, str] = {}  # ticket -> its session's customer token
-        self._left: set[TicketId] = set()
+        # ticket -> (its session's customer token, when); tickets that left -> when
+        self._answered: dict[TicketId, tuple[str, float]] = {}
+        self._left: dict[TicketId, float] = {}
         self._staff: dict[StaffId, StaffPrincipal] = {}
         self._moved: set[Queue] = set()
         self._push: asyncio.TimerHandle | None = None
@@ -129,7 +130,10 @@ class DropInService:
                                     now + self.policy.ticket_hours * 3600)
         token = self.sessions.issuer.ticket_token(principal, now)
         async with self._lock:
-            self._waiting[tid] = _Waiting(camera, microphone)
+            self._forget_settled(now)
+            w = self._waiting[tid] = _Waiting(camera, microphone)
+            # a ticket whose page never comes has left (the page connects at once)
+            w.gone = self._leave_later(tid, 2 * self.policy.grace_seconds)
             await self._apply(self.dispatcher.join(Ticket(tid, team, topic, language, now), now))
             state = self._state(tid)
         log.info("drop-in ticket queued team=%s topic=%s", team, topic)
@@ -171,10 +175,22 @@ class DropInService:
 
     def _settled(self, tid: TicketId) -> dict[str, Any] | None:
         if tid in self._answered:
-            return {"state": "answered", "token": self._answered[tid]}
+            return {"state": "answered", "token": self._answered[tid][0]}
         if tid in self._left:
             return {"state": "left"}
         return None
+
+    def _forget_settled(self, now: float) -> None:
+        """Settled tickets are remembered while their tokens are valid, then forgotten."""
+        horizon = now - self.policy.ticket_hours * 3600
+        for tid in [t for t, (_, at) in self._answered.items() if at < horizon]:
+            del self._answered[tid]
+        for tid in [t for t, at in self._left.items() if at < horizon]:
+            del self._left[tid]
+
+    def _leave_later(self, tid: TicketId, delay: float) -> asyncio.TimerHandle:
+        loop = asyncio.get_running_loop()
+        return loop.call_later(delay, lambda: self._spawn(self.leave(tid, gone=True)))
 
     async def ticket_offline(self, ticket: str) -> None:
         """One of the ticket's pages went away: with none left for the grace period, the
@@ -186,9 +202,7 @@ class DropInService:
                 return
             w.online = max(0, w.online - 1)
             if w.online == 0 and w.gone is None and tid in self.dispatcher.tickets:
-                loop = asyncio.get_running_loop()
-                w.gone = loop.call_later(self.policy.grace_seconds,
-                                         lambda: self._spawn(self.leave(tid, gone=True)))
+                w.gone = self._leave_later(tid, self.policy.grace_seconds)
 
     async def leave(self, ticket: str, *, gone: bool = False) -> None:
         """The customer left the queue (their choice, or their page stayed away)."""
@@ -199,9 +213,9 @@ class DropInService:
             w = self._waiting.pop(tid, None)
             if w is not None and w.gone is not None:
                 w.gone.cancel()
-            self._left.add(tid)
-            t = self.dispatcher.tickets[tid]
             now = self.now()
+            self._left[tid] = now
+            t = self.dispatcher.tickets[tid]
             await self._apply(self.dispatcher.leave(tid, now))
             self._finished(t.team, False, now - t.joined_at)
         log.info("drop-in ticket left (%s)", "page gone" if gone else "by choice")
@@ -214,11 +228,17 @@ class DropInService:
         self.check_enabled()
         skills = await self.sessions.contacts.skills(who.staff_id) or Skills()
         teams = (skills.teams & who.teams) if skills.teams else who.teams
+        calls = [s.id for s in await self.sessions.sessions_of(who.staff_id)
+                 if s.state is State.ACTIVE]
         async with self._lock:
             self._staff[who.staff_id] = who
             self._estimates_moved()
-            await self._apply(self.dispatcher.sign_in(who.staff_id, teams, skills.topics,
-                                                      skills.languages, self.now()))
+            now = self.now()
+            changes = self.dispatcher.sign_in(who.staff_id, teams, skills.topics,
+                                              skills.languages, now)
+            for sid in calls:  # in a call already (their console reloaded): busy
+                changes += self.dispatcher.session_active(who.staff_id, sid, now)
+            await self._apply(changes)
             return self.staff_state(who.staff_id)
 
     async def staff_offline(self, staff: StaffId) -> None:
@@ -253,7 +273,7 @@ class DropInService:
                                                      now))
             self._finished(t.team, True, now - t.joined_at)
             self._waiting.pop(tid, None)
-            self._answered[tid] = created.customer_token
+            self._answered[tid] = (created.customer_token, now)
             await self._send(self.to_ticket, tid, "dropin_answered",
                              {"token": created.customer_token})
         log.info("drop-in ticket answered by a counsellor: session %s", created.session.id)

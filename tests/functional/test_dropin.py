@@ -16,8 +16,10 @@ import pytest
 from broker.contactlog.sqlite import SqliteContactLog
 from broker.types import Role, StaffId
 from tests.conftest import Broker, MakeBroker, Peer
+from tests.functional.test_session_flow import active_pair
 from tests.redis_server import RedisServer
 from web import cli
+from web.keys import DROPIN
 
 CAPS = {"webrtc": True, "camera": True, "microphone": True}
 FAST = {"dropin_offer_seconds": 1.0, "dropin_wrap_up_seconds": 0.3, "grace_seconds": 0.5}
@@ -142,6 +144,29 @@ async def test_a_customer_who_leaves_or_whose_page_is_gone(broker: Broker) -> No
     back = await broker.peer("/queue", {"token": other["token"], "v": 1}).connect()
     assert (await back.next("dropin_left"))["state"] == "left"
     assert (await k.call("sync"))["dropin"]["offer"] is None
+
+
+async def test_a_ticket_whose_page_never_comes_leaves(broker: Broker) -> None:
+    """Queued over REST, but no page connected within twice the grace period (here 1 s):
+    the ticket is gone, as if the customer had left."""
+    status, ticket = await broker.http("POST", "/api/dropin/t1", json={"topic": "benefits"})
+    assert status == 201
+    dropin = broker.server.app[DROPIN]
+    assert ticket["ticket"] in dropin.dispatcher.tickets
+    await asyncio.sleep(1.3)
+    assert ticket["ticket"] not in dropin.dispatcher.tickets
+    page = await broker.peer("/queue", {"token": ticket["token"], "v": 1}).connect()
+    assert (await page.next("dropin_left"))["state"] == "left"
+
+
+async def test_a_counsellor_in_a_call_signs_in_busy(broker: Broker) -> None:
+    created, counsellor, _customer = await active_pair(broker)
+    await counsellor.close()
+    again = await broker.counsellor(broker.staff_token())
+    assert (await again.next("welcome"))["dropin"]["presence"] == "busy"
+    ack = await again.call("end", {"session": created["session"], "outcome": "completed"})
+    assert ack["ok"], ack
+    assert (await again.next("presence"))["presence"] == "wrap_up"
 
 
 async def test_a_short_drop_keeps_the_place(broker: Broker) -> None:
