@@ -71,9 +71,20 @@ class _Waiting:
 
     camera: bool | None  # None: not known (the ticket came back after a restart)
     microphone: bool | None
+    webrtc: bool | None = None
     online: int = 0
     told: tuple[int, int | None] | None = None  # the last (position, estimate) it heard
     gone: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+def planned_channel(w: _Waiting | None) -> Channel:
+    """What the customer's device can do (not known after a restart: video, and the call
+    steps down if it must)."""
+    if w is not None and (w.webrtc is False or w.microphone is False):
+        return Channel.PHONE
+    if w is not None and w.camera is False:
+        return Channel.AUDIO
+    return Channel.VIDEO
 
 
 class DropInUnavailable(BrokerError):
@@ -117,7 +128,7 @@ class DropInService:
     # ------------------------------------------------------------ customers
 
     async def open_ticket(self, team: TeamId, topic: str, language: str, *, camera: bool,
-                          microphone: bool) -> dict[str, Any]:
+                          microphone: bool, webrtc: bool = True) -> dict[str, Any]:
         """A customer queues: their ticket (and its token) and their place."""
         self.check_enabled()
         if topic not in self.policy.topics:
@@ -131,7 +142,7 @@ class DropInService:
         token = self.sessions.issuer.ticket_token(principal, now)
         async with self._lock:
             self._forget_settled(now)
-            w = self._waiting[tid] = _Waiting(camera, microphone)
+            w = self._waiting[tid] = _Waiting(camera, microphone, webrtc)
             # a ticket whose page never comes has left (the page connects at once)
             w.gone = self._leave_later(tid, 2 * self.policy.grace_seconds)
             await self._apply(self.dispatcher.join(Ticket(tid, team, topic, language, now), now))
@@ -190,7 +201,10 @@ class DropInService:
 
     def _leave_later(self, tid: TicketId, delay: float) -> asyncio.TimerHandle:
         loop = asyncio.get_running_loop()
-        return loop.call_later(delay, lambda: self._spawn(self.leave(tid, gone=True)))
+        async def leave() -> None:
+            await self.leave(tid, gone=True)
+
+        return loop.call_later(delay, lambda: self._spawn(leave()))
 
     async def ticket_offline(self, ticket: str) -> None:
         """One of the ticket's pages went away: with none left for the grace period, the
@@ -204,12 +218,13 @@ class DropInService:
             if w.online == 0 and w.gone is None and tid in self.dispatcher.tickets:
                 w.gone = self._leave_later(tid, self.policy.grace_seconds)
 
-    async def leave(self, ticket: str, *, gone: bool = False) -> None:
-        """The customer left the queue (their choice, or their page stayed away)."""
+    async def leave(self, ticket: str, *, gone: bool = False) -> dict[str, Any]:
+        """The customer left the queue (their choice, or their page stayed away); every
+        page of the ticket hears it. Returns how the wait ended (answered: with the link)."""
         tid = TicketId(ticket)
         async with self._lock:
             if tid not in self.dispatcher.tickets:
-                return
+                return self._settled(tid) or {"state": "left"}
             w = self._waiting.pop(tid, None)
             if w is not None and w.gone is not None:
                 w.gone.cancel()
@@ -218,7 +233,9 @@ class DropInService:
             t = self.dispatcher.tickets[tid]
             await self._apply(self.dispatcher.leave(tid, now))
             self._finished(t.team, False, now - t.joined_at)
+            await self._send(self.to_ticket, tid, "dropin_left", {"state": "left"})
         log.info("drop-in ticket left (%s)", "page gone" if gone else "by choice")
+        return {"state": "left"}
 
     # ------------------------------------------------------------ counsellors
 
@@ -266,7 +283,7 @@ class DropInService:
             now = self.now()
             t = self.dispatcher.check_offer(tid, who.staff_id, now)
             w = self._waiting.get(tid)
-            channel = Channel.AUDIO if w is not None and w.camera is False else Channel.VIDEO
+            channel = planned_channel(w)
             created = await self.sessions.create(
                 who, t.team, CustomerRef(f"drop-in-{tid[:8]}"), now, channel, Kind.DROP_IN)
             await self._apply(self.dispatcher.accept(tid, who.staff_id, created.session.id,
@@ -408,7 +425,10 @@ class DropInService:
                     told = (i + 1, self._estimate(queue, i + 1, servers))
                     if w.told != told:
                         w.told = told
-                        notes.append((tid, {"position": told[0], "estimate_seconds": told[1]}))
+                        team, topic, language = queue
+                        notes.append((tid, {"state": "waiting", "team": team, "topic": topic,
+                                            "language": language, "position": told[0],
+                                            "estimate_seconds": told[1]}))
         for tid, data in notes:
             await self._send(self.to_ticket, tid, "queue_state", data)
 

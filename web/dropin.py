@@ -81,9 +81,11 @@ async def open_ticket(request: web.Request) -> web.Response:
     topic, language = d.get("topic"), d.get("language", "de")
     if not isinstance(topic, str) or not isinstance(language, str):
         raise BadInput("topic and language must be strings")
+    # missing keys count as true, as everywhere in the protocol (section 3)
     ticket = await dropin.open_ticket(team, topic, language,
-                                      camera=bool(caps.get("camera", False)),
-                                      microphone=bool(caps.get("microphone", True)))
+                                      camera=caps.get("camera", True),
+                                      microphone=caps.get("microphone", True),
+                                      webrtc=caps.get("webrtc", True))
     return web.json_response(ticket, status=201)
 
 

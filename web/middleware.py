@@ -54,6 +54,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 # only the pages that hold a call may ask for the camera and the microphone
 CALL_PAGES = frozenset({"/staff", "/j"})
+# a team's drop-in entry (/t/<team>) checks camera and microphone before the customer
+# queues, so that the call later starts without a question from the browser
+DEVICE_CHECK_PREFIX = "/t/"
 _NO_DEVICES = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), display-capture=()"
 _CALL_DEVICES = ("camera=(self), microphone=(self), geolocation=(), payment=(), usb=(), "
                  "display-capture=()")
@@ -84,7 +87,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 def _harden(request: web.Request, response: web.StreamResponse) -> None:
     h = response.headers
     h.setdefault("Permissions-Policy",
-                 _CALL_DEVICES if request.path in CALL_PAGES else _NO_DEVICES)
+                 _CALL_DEVICES if request.path in CALL_PAGES
+                 or request.path.startswith(DEVICE_CHECK_PREFIX) else _NO_DEVICES)
     if request.app[SETTINGS].base_url.startswith("https://"):
         # behind TLS only: HSTS on a plain-http origin would lock the browser out
         h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -27,6 +27,10 @@ PAGES = {
     "/j": "customer.html",
     "/join": "join.html",
 }
+# a team's entry page for customers without an appointment (/t/<team>; the page reads the
+# team from its own address); team ids as everywhere (`web.auth.TEAM`)
+DROPIN_ROUTE = "/t/{team:[A-Za-z0-9._-]{1,64}}"
+DROPIN_PAGE = "dropin.html"
 # what /vendor/ serves: the client and its source map, nothing else from node_modules
 VENDOR = {
     "socket.io.min.js": "text/javascript; charset=utf-8",
@@ -73,6 +77,7 @@ async def vendor(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     for route, name in PAGES.items():
         app.router.add_get(route, _page(name))
+    app.router.add_get(DROPIN_ROUTE, _page(DROPIN_PAGE))
     app.router.add_get("/vendor/{name}", vendor)
     app.router.add_static("/static/", STATIC, append_version=False)
     if not (SOCKET_IO_DIST / "socket.io.min.js").is_file():

@@ -52,8 +52,7 @@ class QueueNamespace(RoleNamespace):
 
     async def handle_leave(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         schemas.payload(data, set())
-        await self.ctx.dropin.leave(self._ticket(conn).ticket)
-        return {"state": "left"}
+        return await self.ctx.dropin.leave(self._ticket(conn).ticket)
 
     async def handle_sync(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         schemas.payload(data, set())

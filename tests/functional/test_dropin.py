@@ -318,3 +318,33 @@ def test_skills_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixtur
         "languages": ["de", "uk"]}
     assert cli.main([*base, "--topics", "astrology", "--languages", "de"]) == 2
     assert "topics" in capsys.readouterr().err
+
+
+async def test_capabilities_plan_the_channel_and_every_page_hears_a_leave(
+        broker: Broker) -> None:
+    """Missing capabilities count as true; no WebRTC or no microphone plans the phone, no
+    camera audio. Leaving in one tab tells the ticket's other tabs; leaving after the
+    answer says so."""
+    k = await console(broker)
+    for caps, channel in [({}, "video"), ({"camera": False}, "audio"),
+                          ({"webrtc": False}, "phone"), ({"microphone": False}, "phone")]:
+        status, ticket = await broker.http("POST", "/api/dropin/t1",
+                                           json={"topic": "benefits", "capabilities": caps})
+        assert status == 201
+        offer = await k.next("dropin_offer")
+        ack = await k.call("dropin_accept", {"ticket": offer["ticket"]})
+        assert ack["session"]["planned_channel"] == channel, caps
+        assert (await k.call("cancel", {"session": ack["session"]["session"]}))["ok"]
+        # after the answer, leave says how the wait ended
+        page = await broker.peer("/queue", {"token": ticket["token"], "v": 1}).connect()
+        answered = await page.next("dropin_answered")
+        assert (await page.call("leave"))["state"] == "answered"
+        assert answered["token"]
+        await until(k, "presence", {"presence": "available"})
+    ticket, tab_a = await queue(broker, topic="placement")
+    tab_b = await broker.peer("/queue", {"token": ticket["token"], "v": 1}).connect()
+    state = await tab_b.next("queue_state")
+    assert {"state": "waiting", "team": "t1", "topic": "placement", "language": "de",
+            "position": 1}.items() <= state.items()
+    assert (await tab_a.call("leave"))["state"] == "left"
+    assert (await tab_b.next("dropin_left"))["state"] == "left"
