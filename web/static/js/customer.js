@@ -1,5 +1,8 @@
 // /j#<token>: the customer's page. Consent, device check, waiting room, the call with a chat,
 // and the phone (hotline + PIN) reachable from every step. All texts: texts-customer.js.
+// A drop-in customer arrives from the team's entry page (/t/<team>, dropin.js), where they
+// agreed to the notice and had camera and microphone checked: that page leaves a hand-over
+// note in sessionStorage, and this page then goes straight into the waiting room.
 //
 // Written for old phones too: no optional chaining, no `??`, no class fields in this file.
 
@@ -17,6 +20,7 @@ import "./texts-customer.js";
 import { Call, isWebrtc } from "./rtc.js";
 
 const LANG_KEY = "cb.lang";
+const HANDOVER_KEY = "cb.handover"; // written by dropin.js: {token, mode}
 const NO_MEDIA = { webrtc: false, camera: false, microphone: false };
 const SLOW_MS = 400; // a signalling round trip slower than this: video may stutter
 const HEARD_LEVEL = 30; // meter level (0-100, about -42 dBFS) that counts as "we hear you"
@@ -177,9 +181,33 @@ function capabilitiesOf(m) {
   return { webrtc: true, camera: m === "video", microphone: true };
 }
 
+/** The entry page's hand-over for this link (read once): the mode chosen there, or null. */
+function takeHandover() {
+  try {
+    const raw = sessionStorage.getItem(HANDOVER_KEY);
+    if (!raw) return null;
+    sessionStorage.removeItem(HANDOVER_KEY);
+    const note = JSON.parse(raw);
+    const modes = ["video", "audio", "phone"];
+    return note && note.token === token && modes.indexOf(note.mode) >= 0 ? note.mode : null;
+  } catch (e) {
+    return null;
+  }
+}
+
 let socket = null;
 setupLanguage();
 say(status, "conn.connecting");
+
+const handedOver = token ? takeHandover() : null;
+if (handedOver) {
+  // consent and the device check were done on the entry page: join as soon as connected
+  // (the `welcome` of a scheduled session sends it); the call opens the devices itself
+  mode = handedOver;
+  $("#consent").checked = true;
+  joined = { name: "", language: language(), capabilities: capabilitiesOf(mode) };
+  joinPending = true;
+}
 
 if (!token) {
   say(status, null);

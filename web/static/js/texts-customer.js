@@ -1,4 +1,5 @@
-// Texts of the customer's pages: /j (the conversation) and /join (the access code).
+// Texts of the customer's pages: /j (the conversation), /join (the access code) and /t/<team>
+// (a team's entry page for customers without an appointment; its texts are at the end).
 // Plain, short sentences (about level A2): the readers may know little German and little
 // about computers. German is the source; every key exists in every language.
 import { register } from "./i18n.js";
@@ -822,4 +823,398 @@ register("uk", {
   "rate.send": "Надіслати оцінку",
   "rate.choose": "Спочатку виберіть оцінку.",
   "rate.thanks": "Дякуємо за ваш відгук.",
+});
+
+// ------------------------------------------------------------------------------------------
+// /t/<team>: the entry page for customers without an appointment (drop-ins). It reuses the
+// consent and device-check texts above; these are its own.
+
+register("de", {
+  "dropin.page_title": "Beratung ohne Termin – Online-Beratung",
+  "dropin.h1": "Beratung ohne Termin",
+  "dropin.loading": "Die Seite wird geladen …",
+  "dropin.bad_address":
+    "Diese Adresse ist nicht vollständig. Bitte prüfen Sie den Link, den Sie vom Jobcenter bekommen haben.",
+  "dropin.retry": "Noch einmal versuchen",
+
+  "dropin.choose.title": "Mit dem Jobcenter sprechen",
+  "dropin.choose.intro":
+    "Hier sprechen Sie ohne Termin mit einer Beraterin oder einem Berater. Sie warten in einer Warteschlange, bis jemand frei ist.",
+  "dropin.unstaffed":
+    "Gerade ist niemand da. Sie können sich trotzdem anstellen und warten. Oder Sie kommen später wieder.",
+  "dropin.language.legend": "In welcher Sprache möchten Sie sprechen?",
+  "dropin.topic.legend": "Worum geht es?",
+  "dropin.topic.missing": "Bitte wählen Sie ein Thema. Wenn keins passt: „Etwas anderes“.",
+  "topic.benefits": "Geld / Bürgergeld",
+  "topic.benefits.hint": "Antrag, Bescheid, Zahlung",
+  "topic.placement": "Arbeit finden",
+  "topic.placement.hint": "Stellen, Bewerbung, Weiterbildung",
+  "topic.self_employed": "Selbstständigkeit",
+  "topic.self_employed.hint": "Eigene Firma, Einkommen als Selbstständige",
+  "topic.youth": "Unter 25",
+  "topic.youth.hint": "Ausbildung, Schule, erste Arbeit",
+  "topic.general": "Etwas anderes",
+  "topic.general.hint": "Eine andere Frage",
+  "dropin.next": "Weiter",
+
+  "dropin.consent.intro":
+    "Sie warten gleich auf eine Beraterin oder einen Berater vom Jobcenter. Bitte lesen Sie kurz:",
+  "dropin.consent.queue":
+    "Während Sie warten, merkt sich Ihr Browser Ihre Wartenummer. So behalten Sie Ihren Platz, wenn Sie die Seite neu laden. Die Nummer wird gelöscht, wenn das Gespräch beginnt oder Sie gehen.",
+  "dropin.consent.missing": "Bitte setzen Sie zuerst den Haken.",
+
+  "dropin.check.title": "Kamera und Mikrofon prüfen",
+  "dropin.check.done": "Die Prüfung ist fertig. Sie können sich jetzt anstellen.",
+  "dropin.mic.ok": "Mikrofon: gefunden.",
+  "dropin.mode.phone":
+    "Sie sprechen per Telefon. Wenn Sie dran sind, zeigt Ihnen diese Seite eine Telefonnummer und eine PIN.",
+  "dropin.nowebrtc":
+    "Ihr Browser kann keine Video-Gespräche. Sie können trotzdem warten. Wenn Sie dran sind, sprechen Sie per Telefon.",
+  "dropin.queue": "In die Warteschlange",
+  "dropin.queueing": "Einen Moment bitte …",
+
+  "dropin.wait.title": "Sie sind in der Warteschlange",
+  "dropin.position": "Sie sind an Position {n}.",
+  "dropin.position.next": "Sie sind als Nächstes dran.",
+  "dropin.estimate": "Geschätzte Wartezeit: etwa {time}.",
+  "dropin.estimate.unknown": "Geschätzte Wartezeit: noch unbekannt.",
+  "dropin.minutes": "{n} Min.",
+  "dropin.nobody":
+    "Gerade ist niemand da, der Ihnen helfen kann. Sie können trotzdem warten. Oder Sie kommen später wieder.",
+  "dropin.wait.topic": "Ihr Thema: {topic}",
+  "dropin.wait.keep_open": "Bitte lassen Sie diese Seite offen. Sie müssen nichts tun.",
+  "dropin.wait.starts_here": "Wenn Sie dran sind, beginnt das Gespräch hier auf dieser Seite.",
+  "dropin.wait.reload":
+    "Ist die Seite aus Versehen zugegangen? Öffnen Sie sie gleich wieder. Dann behalten Sie Ihren Platz.",
+  "dropin.leave": "Warteschlange verlassen",
+  "dropin.answered": "Sie sind dran! Das Gespräch beginnt …",
+  "dropin.dropped":
+    "Die Verbindung ist unterbrochen. Neuer Versuch … Ihr Platz wird kurz für Sie freigehalten.",
+  "dropin.resumed": "Willkommen zurück. Sie haben Ihren Platz behalten.",
+
+  "dropin.left.title": "Sie haben die Warteschlange verlassen",
+  "dropin.left.text": "Auf Wiedersehen! Sie können sich jederzeit wieder anstellen.",
+  "dropin.expired.title": "Ihr Platz ist nicht mehr frei",
+  "dropin.expired.text":
+    "Die Seite war zu lange geschlossen. Oder Sie haben die Warteschlange in einem anderen Fenster verlassen. Sie können sich wieder anstellen.",
+  "dropin.again": "Wieder anstellen",
+  "dropin.other_topic": "Anderes Thema wählen",
+
+  "dropin.error.rate_limited":
+    "Von Ihrem Internet-Anschluss haben sich gerade viele angestellt. Bitte warten Sie eine Minute. Versuchen Sie es dann noch einmal.",
+  "dropin.error.unavailable":
+    "Die Beratung ohne Termin geht gerade nicht. Bitte versuchen Sie es später noch einmal.",
+  "dropin.error.bad_request":
+    "Das hat nicht geklappt. Bitte laden Sie die Seite neu und wählen Sie noch einmal.",
+});
+
+register("en", {
+  "dropin.page_title": "Counselling without an appointment – online counselling",
+  "dropin.h1": "Counselling without an appointment",
+  "dropin.loading": "Loading the page …",
+  "dropin.bad_address":
+    "This address is not complete. Please check the link you got from the Jobcenter.",
+  "dropin.retry": "Try again",
+
+  "dropin.choose.title": "Talk to the Jobcenter",
+  "dropin.choose.intro":
+    "Here you can talk to a counsellor without an appointment. You wait in a queue until someone is free.",
+  "dropin.unstaffed":
+    "Nobody is available right now. You can still join the queue and wait. Or come back later.",
+  "dropin.language.legend": "Which language do you want to speak?",
+  "dropin.topic.legend": "What is it about?",
+  "dropin.topic.missing": "Please choose a topic. If none fits: “Something else”.",
+  "topic.benefits": "Money / citizen's benefit (Bürgergeld)",
+  "topic.benefits.hint": "Application, decision letter, payment",
+  "topic.placement": "Finding work",
+  "topic.placement.hint": "Jobs, applications, training",
+  "topic.self_employed": "Self-employment",
+  "topic.self_employed.hint": "Your own business, income as self-employed",
+  "topic.youth": "Under 25",
+  "topic.youth.hint": "Vocational training, school, first job",
+  "topic.general": "Something else",
+  "topic.general.hint": "Another question",
+  "dropin.next": "Continue",
+
+  "dropin.consent.intro":
+    "You will soon wait for a counsellor from the Jobcenter. Please read this first:",
+  "dropin.consent.queue":
+    "While you wait, your browser remembers your queue number. So you keep your place if you reload the page. The number is deleted when the conversation starts or when you leave.",
+  "dropin.consent.missing": "Please tick the box first.",
+
+  "dropin.check.title": "Check camera and microphone",
+  "dropin.check.done": "The check is finished. You can join the queue now.",
+  "dropin.mic.ok": "Microphone: found.",
+  "dropin.mode.phone":
+    "You will talk by phone. When it is your turn, this page shows you a phone number and a PIN.",
+  "dropin.nowebrtc":
+    "Your browser cannot do video calls. You can still wait. When it is your turn, you talk by phone.",
+  "dropin.queue": "Join the queue",
+  "dropin.queueing": "One moment please …",
+
+  "dropin.wait.title": "You are in the queue",
+  "dropin.position": "You are number {n} in the queue.",
+  "dropin.position.next": "You are next.",
+  "dropin.estimate": "Estimated waiting time: about {time}.",
+  "dropin.estimate.unknown": "Estimated waiting time: not known yet.",
+  "dropin.minutes": "{n} min",
+  "dropin.nobody":
+    "Right now nobody is available who can help you. You can still wait. Or come back later.",
+  "dropin.wait.topic": "Your topic: {topic}",
+  "dropin.wait.keep_open": "Please keep this page open. You do not have to do anything.",
+  "dropin.wait.starts_here": "When it is your turn, the conversation starts here on this page.",
+  "dropin.wait.reload":
+    "Did the page close by mistake? Open it again soon. Then you keep your place.",
+  "dropin.leave": "Leave the queue",
+  "dropin.answered": "It is your turn! The conversation is starting …",
+  "dropin.dropped":
+    "The connection was interrupted. Trying again … Your place is kept for you for a short time.",
+  "dropin.resumed": "Welcome back. You still have your place.",
+
+  "dropin.left.title": "You have left the queue",
+  "dropin.left.text": "Goodbye! You can join the queue again at any time.",
+  "dropin.expired.title": "Your place is no longer kept",
+  "dropin.expired.text":
+    "The page was closed for too long. Or you left the queue in another window. You can join the queue again.",
+  "dropin.again": "Join the queue again",
+  "dropin.other_topic": "Choose another topic",
+
+  "dropin.error.rate_limited":
+    "Many people from your internet connection have just joined the queue. Please wait a minute. Then try again.",
+  "dropin.error.unavailable":
+    "Counselling without an appointment is not possible right now. Please try again later.",
+  "dropin.error.bad_request": "That did not work. Please reload the page and choose again.",
+});
+
+register("tr", {
+  "dropin.page_title": "Randevusuz danışmanlık – Online danışmanlık",
+  "dropin.h1": "Randevusuz danışmanlık",
+  "dropin.loading": "Sayfa yükleniyor …",
+  "dropin.bad_address":
+    "Bu adres eksik. Lütfen Jobcenter'dan aldığınız bağlantıyı kontrol edin.",
+  "dropin.retry": "Tekrar dene",
+
+  "dropin.choose.title": "Jobcenter ile konuşun",
+  "dropin.choose.intro":
+    "Burada randevu olmadan bir danışmanla konuşabilirsiniz. Biri boşalana kadar sırada beklersiniz.",
+  "dropin.unstaffed":
+    "Şu anda kimse yok. Yine de sıraya girip bekleyebilirsiniz. Ya da daha sonra tekrar gelin.",
+  "dropin.language.legend": "Hangi dilde konuşmak istiyorsunuz?",
+  "dropin.topic.legend": "Konu nedir?",
+  "dropin.topic.missing": "Lütfen bir konu seçin. Hiçbiri uymuyorsa: „Başka bir konu“.",
+  "topic.benefits": "Para / Vatandaşlık parası (Bürgergeld)",
+  "topic.benefits.hint": "Başvuru, karar yazısı, ödeme",
+  "topic.placement": "İş bulmak",
+  "topic.placement.hint": "İş ilanları, başvuru, kurslar",
+  "topic.self_employed": "Serbest çalışma",
+  "topic.self_employed.hint": "Kendi işiniz, serbest çalışan olarak gelir",
+  "topic.youth": "25 yaş altı",
+  "topic.youth.hint": "Meslek eğitimi, okul, ilk iş",
+  "topic.general": "Başka bir konu",
+  "topic.general.hint": "Başka bir soru",
+  "dropin.next": "Devam",
+
+  "dropin.consent.intro":
+    "Birazdan Jobcenter'dan bir danışmanı bekleyeceksiniz. Lütfen önce bunu okuyun:",
+  "dropin.consent.queue":
+    "Beklerken tarayıcınız sıra numaranızı hatırlar. Böylece sayfayı yeniden yüklerseniz yerinizi kaybetmezsiniz. Numara, görüşme başlayınca ya da siz ayrılınca silinir.",
+  "dropin.consent.missing": "Lütfen önce kutuyu işaretleyin.",
+
+  "dropin.check.title": "Kamera ve mikrofonu kontrol edin",
+  "dropin.check.done": "Kontrol bitti. Şimdi sıraya girebilirsiniz.",
+  "dropin.mic.ok": "Mikrofon: bulundu.",
+  "dropin.mode.phone":
+    "Telefonla konuşacaksınız. Sıra size gelince bu sayfa size bir telefon numarası ve bir PIN gösterir.",
+  "dropin.nowebrtc":
+    "Tarayıcınız görüntülü görüşme yapamıyor. Yine de bekleyebilirsiniz. Sıra size gelince telefonla konuşursunuz.",
+  "dropin.queue": "Sıraya gir",
+  "dropin.queueing": "Bir dakika lütfen …",
+
+  "dropin.wait.title": "Sıradasınız",
+  "dropin.position": "Sıradaki yeriniz: {n}.",
+  "dropin.position.next": "Sıradaki sizsiniz.",
+  "dropin.estimate": "Tahmini bekleme süresi: yaklaşık {time}.",
+  "dropin.estimate.unknown": "Tahmini bekleme süresi: henüz bilinmiyor.",
+  "dropin.minutes": "{n} dk.",
+  "dropin.nobody":
+    "Şu anda size yardım edebilecek kimse yok. Yine de bekleyebilirsiniz. Ya da daha sonra tekrar gelin.",
+  "dropin.wait.topic": "Konunuz: {topic}",
+  "dropin.wait.keep_open": "Lütfen bu sayfayı açık bırakın. Bir şey yapmanız gerekmiyor.",
+  "dropin.wait.starts_here": "Sıra size gelince görüşme burada, bu sayfada başlar.",
+  "dropin.wait.reload":
+    "Sayfa yanlışlıkla mı kapandı? Hemen tekrar açın. O zaman yerinizi kaybetmezsiniz.",
+  "dropin.leave": "Sıradan çık",
+  "dropin.answered": "Sıra sizde! Görüşme başlıyor …",
+  "dropin.dropped":
+    "Bağlantı kesildi. Tekrar deneniyor … Yeriniz kısa bir süre sizin için tutulur.",
+  "dropin.resumed": "Tekrar hoş geldiniz. Yeriniz duruyor.",
+
+  "dropin.left.title": "Sıradan çıktınız",
+  "dropin.left.text": "Hoşça kalın! İstediğiniz zaman tekrar sıraya girebilirsiniz.",
+  "dropin.expired.title": "Yeriniz artık tutulmuyor",
+  "dropin.expired.text":
+    "Sayfa çok uzun süre kapalı kaldı. Ya da başka bir pencerede sıradan çıktınız. Tekrar sıraya girebilirsiniz.",
+  "dropin.again": "Tekrar sıraya gir",
+  "dropin.other_topic": "Başka bir konu seç",
+
+  "dropin.error.rate_limited":
+    "İnternet bağlantınızdan az önce çok kişi sıraya girdi. Lütfen bir dakika bekleyin. Sonra tekrar deneyin.",
+  "dropin.error.unavailable":
+    "Randevusuz danışmanlık şu anda mümkün değil. Lütfen daha sonra tekrar deneyin.",
+  "dropin.error.bad_request":
+    "Bu olmadı. Lütfen sayfayı yeniden yükleyin ve tekrar seçin.",
+});
+
+register("ar", {
+  "dropin.page_title": "استشارة بدون موعد – استشارة عبر الإنترنت",
+  "dropin.h1": "استشارة بدون موعد",
+  "dropin.loading": "جارٍ تحميل الصفحة …",
+  "dropin.bad_address":
+    "هذا العنوان غير كامل. من فضلك تحقق من الرابط الذي حصلت عليه من مركز العمل (Jobcenter).",
+  "dropin.retry": "المحاولة مرة أخرى",
+
+  "dropin.choose.title": "التحدث مع مركز العمل",
+  "dropin.choose.intro":
+    "هنا يمكنك التحدث مع مستشار أو مستشارة بدون موعد. تنتظر في قائمة الانتظار حتى يصبح أحدهم متاحاً.",
+  "dropin.unstaffed":
+    "لا يوجد أحد متاح الآن. يمكنك مع ذلك الدخول في قائمة الانتظار والانتظار. أو عُد لاحقاً.",
+  "dropin.language.legend": "بأي لغة تريد أن تتحدث؟",
+  "dropin.topic.legend": "ما هو الموضوع؟",
+  "dropin.topic.missing": "من فضلك اختر موضوعاً. إذا لم يناسبك أي موضوع: «شيء آخر».",
+  "topic.benefits": "المال / إعانة المواطن (Bürgergeld)",
+  "topic.benefits.hint": "الطلب، القرار، الدفع",
+  "topic.placement": "إيجاد عمل",
+  "topic.placement.hint": "الوظائف، طلبات التوظيف، الدورات التدريبية",
+  "topic.self_employed": "العمل الحر",
+  "topic.self_employed.hint": "شركتك الخاصة، الدخل من العمل الحر",
+  "topic.youth": "أقل من 25 سنة",
+  "topic.youth.hint": "التدريب المهني، المدرسة، أول عمل",
+  "topic.general": "شيء آخر",
+  "topic.general.hint": "سؤال آخر",
+  "dropin.next": "متابعة",
+
+  "dropin.consent.intro":
+    "ستنتظر بعد قليل مستشاراً أو مستشارة من مركز العمل (Jobcenter). من فضلك اقرأ هذا أولاً:",
+  "dropin.consent.queue":
+    "أثناء الانتظار يحفظ المتصفح رقم انتظارك. هكذا تحتفظ بمكانك إذا أعدت تحميل الصفحة. يُحذف الرقم عندما تبدأ المحادثة أو عندما تغادر.",
+  "dropin.consent.missing": "من فضلك ضع علامة في المربع أولاً.",
+
+  "dropin.check.title": "فحص الكاميرا والميكروفون",
+  "dropin.check.done": "انتهى الفحص. يمكنك الآن الدخول في قائمة الانتظار.",
+  "dropin.mic.ok": "الميكروفون: موجود.",
+  "dropin.mode.phone":
+    "ستتحدث بالهاتف. عندما يأتي دورك، تعرض لك هذه الصفحة رقم هاتف ورقماً سرياً (PIN).",
+  "dropin.nowebrtc":
+    "متصفحك لا يدعم مكالمات الفيديو. يمكنك مع ذلك الانتظار. عندما يأتي دورك، تتحدث بالهاتف.",
+  "dropin.queue": "الدخول في قائمة الانتظار",
+  "dropin.queueing": "لحظة من فضلك …",
+
+  "dropin.wait.title": "أنت في قائمة الانتظار",
+  "dropin.position": "دورك في القائمة: رقم {n}.",
+  "dropin.position.next": "أنت التالي.",
+  "dropin.estimate": "مدة الانتظار المتوقعة: حوالي {time}.",
+  "dropin.estimate.unknown": "مدة الانتظار المتوقعة: غير معروفة بعد.",
+  "dropin.minutes": "{n} دقيقة",
+  "dropin.nobody":
+    "لا يوجد الآن أحد يمكنه مساعدتك. يمكنك مع ذلك الانتظار. أو عُد لاحقاً.",
+  "dropin.wait.topic": "موضوعك: {topic}",
+  "dropin.wait.keep_open": "من فضلك اترك هذه الصفحة مفتوحة. لا تحتاج إلى فعل شيء.",
+  "dropin.wait.starts_here": "عندما يأتي دورك، تبدأ المحادثة هنا في هذه الصفحة.",
+  "dropin.wait.reload": "هل أُغلقت الصفحة بالخطأ؟ افتحها مرة أخرى بسرعة. هكذا تحتفظ بمكانك.",
+  "dropin.leave": "مغادرة قائمة الانتظار",
+  "dropin.answered": "جاء دورك! تبدأ المحادثة الآن …",
+  "dropin.dropped": "انقطع الاتصال. نحاول مرة أخرى … مكانك محجوز لك لوقت قصير.",
+  "dropin.resumed": "أهلاً بعودتك. ما زلت تحتفظ بمكانك.",
+
+  "dropin.left.title": "لقد غادرت قائمة الانتظار",
+  "dropin.left.text": "مع السلامة! يمكنك الدخول في قائمة الانتظار مرة أخرى في أي وقت.",
+  "dropin.expired.title": "مكانك لم يعد محجوزاً",
+  "dropin.expired.text":
+    "كانت الصفحة مغلقة لمدة طويلة. أو غادرت قائمة الانتظار في نافذة أخرى. يمكنك الدخول في قائمة الانتظار مرة أخرى.",
+  "dropin.again": "الدخول في قائمة الانتظار مرة أخرى",
+  "dropin.other_topic": "اختيار موضوع آخر",
+
+  "dropin.error.rate_limited":
+    "دخل أشخاص كثيرون من اتصال الإنترنت نفسه في قائمة الانتظار قبل قليل. من فضلك انتظر دقيقة. ثم حاول مرة أخرى.",
+  "dropin.error.unavailable": "الاستشارة بدون موعد غير ممكنة الآن. من فضلك حاول لاحقاً.",
+  "dropin.error.bad_request": "لم ينجح ذلك. من فضلك أعد تحميل الصفحة واختر مرة أخرى.",
+});
+
+register("uk", {
+  "dropin.page_title": "Консультація без запису – онлайн-консультація",
+  "dropin.h1": "Консультація без запису",
+  "dropin.loading": "Сторінка завантажується …",
+  "dropin.bad_address":
+    "Ця адреса неповна. Будь ласка, перевірте посилання, яке ви отримали від Jobcenter.",
+  "dropin.retry": "Спробувати ще раз",
+
+  "dropin.choose.title": "Поговорити з Jobcenter",
+  "dropin.choose.intro":
+    "Тут ви можете без запису поговорити з консультантом або консультанткою. Ви чекаєте в черзі, поки хтось звільниться.",
+  "dropin.unstaffed":
+    "Зараз нікого немає. Ви все одно можете стати в чергу і чекати. Або приходьте пізніше.",
+  "dropin.language.legend": "Якою мовою ви хочете говорити?",
+  "dropin.topic.legend": "Про що йдеться?",
+  "dropin.topic.missing": "Будь ласка, виберіть тему. Якщо жодна не підходить: «Щось інше».",
+  "topic.benefits": "Гроші / Bürgergeld (допомога)",
+  "topic.benefits.hint": "Заява, рішення (Bescheid), виплата",
+  "topic.placement": "Знайти роботу",
+  "topic.placement.hint": "Вакансії, заявки на роботу, навчання",
+  "topic.self_employed": "Самозайнятість",
+  "topic.self_employed.hint": "Власна справа, дохід як самозайняті",
+  "topic.youth": "До 25 років",
+  "topic.youth.hint": "Професійне навчання, школа, перша робота",
+  "topic.general": "Щось інше",
+  "topic.general.hint": "Інше питання",
+  "dropin.next": "Далі",
+
+  "dropin.consent.intro":
+    "Зараз ви будете чекати на консультанта або консультантку з Jobcenter. Будь ласка, спочатку прочитайте:",
+  "dropin.consent.queue":
+    "Поки ви чекаєте, браузер запам'ятовує ваш номер у черзі. Так ви зберігаєте своє місце, якщо оновите сторінку. Номер видаляється, коли починається розмова або коли ви виходите.",
+  "dropin.consent.missing": "Будь ласка, спочатку поставте позначку.",
+
+  "dropin.check.title": "Перевірка камери і мікрофона",
+  "dropin.check.done": "Перевірку завершено. Тепер ви можете стати в чергу.",
+  "dropin.mic.ok": "Мікрофон: знайдено.",
+  "dropin.mode.phone":
+    "Ви будете говорити телефоном. Коли настане ваша черга, ця сторінка покаже вам номер телефону і PIN.",
+  "dropin.nowebrtc":
+    "Ваш браузер не підтримує відеодзвінки. Ви все одно можете чекати. Коли настане ваша черга, ви будете говорити телефоном.",
+  "dropin.queue": "Стати в чергу",
+  "dropin.queueing": "Хвилинку, будь ласка …",
+
+  "dropin.wait.title": "Ви в черзі",
+  "dropin.position": "Ваше місце в черзі: {n}.",
+  "dropin.position.next": "Ви наступні.",
+  "dropin.estimate": "Орієнтовний час очікування: приблизно {time}.",
+  "dropin.estimate.unknown": "Орієнтовний час очікування: поки невідомо.",
+  "dropin.minutes": "{n} хв",
+  "dropin.nobody":
+    "Зараз немає нікого, хто може вам допомогти. Ви все одно можете чекати. Або приходьте пізніше.",
+  "dropin.wait.topic": "Ваша тема: {topic}",
+  "dropin.wait.keep_open": "Будь ласка, не закривайте цю сторінку. Вам нічого не треба робити.",
+  "dropin.wait.starts_here": "Коли настане ваша черга, розмова почнеться тут, на цій сторінці.",
+  "dropin.wait.reload":
+    "Сторінка випадково закрилася? Швидко відкрийте її знову. Тоді ви збережете своє місце.",
+  "dropin.leave": "Вийти з черги",
+  "dropin.answered": "Ваша черга! Розмова починається …",
+  "dropin.dropped":
+    "З'єднання перервано. Нова спроба … Ваше місце ненадовго зберігається за вами.",
+  "dropin.resumed": "З поверненням. Ваше місце збережено.",
+
+  "dropin.left.title": "Ви вийшли з черги",
+  "dropin.left.text": "До побачення! Ви можете знову стати в чергу будь-коли.",
+  "dropin.expired.title": "Ваше місце більше не зберігається",
+  "dropin.expired.text":
+    "Сторінка була закрита занадто довго. Або ви вийшли з черги в іншому вікні. Ви можете знову стати в чергу.",
+  "dropin.again": "Знову стати в чергу",
+  "dropin.other_topic": "Вибрати іншу тему",
+
+  "dropin.error.rate_limited":
+    "З вашого інтернет-підключення щойно багато людей стали в чергу. Будь ласка, зачекайте хвилину. Потім спробуйте ще раз.",
+  "dropin.error.unavailable":
+    "Консультація без запису зараз неможлива. Будь ласка, спробуйте пізніше.",
+  "dropin.error.bad_request":
+    "Не вдалося. Будь ласка, оновіть сторінку і виберіть ще раз.",
 });
