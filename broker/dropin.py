@@ -170,6 +170,12 @@ class DropInService:
             if w.gone is not None:
                 w.gone.cancel()
                 w.gone = None
+            t_now = self.dispatcher.tickets[tid]
+            if w.online == 1 and t_now.offered_to is not None:
+                # it may ring already (a ticket is offered the moment it queues): the
+                # counsellor learns that the customer's page is there now
+                await self._send(self.to_staff, t_now.offered_to, "dropin_offer",
+                                 self._offer_view(t_now))
             state = self._state(tid)
             w.told = (state["position"], state["estimate_seconds"])
             return state
@@ -370,7 +376,7 @@ class DropInService:
                 "microphone": None if w is None else w.microphone,
                 "present": w is not None and w.online > 0,
                 "waited_seconds": round(self.now() - t.joined_at, 1),
-                "expires_at": t.offer_expires}
+                "expires_at": t.offer_expires, "now": self.now()}
 
     def _roll_day(self, now: float) -> None:
         self.dispatcher.new_day(datetime.fromtimestamp(now, self._tz).date().isoformat())

@@ -130,6 +130,10 @@ def create_app(settings: Settings) -> web.Application:
             try:
                 await asyncio.wait_for(
                     sock.close(wait=False, reason=eio.reason.SERVER_DISCONNECT), 5.0)
+                # end the transport now: browsers' engine.io ignores the CLOSE packet, and
+                # the writer would otherwise close the websocket only when its wait for the
+                # next packet times out (ping interval + timeout, 20 s)
+                sock.queue.put_nowait(None)
             except Exception:
                 log.warning("a socket could not be closed cleanly on stop")
             eio.sockets.pop(sid, None)

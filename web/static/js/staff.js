@@ -35,6 +35,7 @@ import {
   shortWhen,
 } from "./staffkit.js";
 import { INVITATIONS } from "./texts-staff.js";
+import { DropinConsole } from "./dropin-console.js";
 
 const QUALITY_SAMPLE_MS = 2000;
 const RESYNC_MS = 30000; // other tabs of the same counsellor learn of admissions this way
@@ -90,6 +91,7 @@ chimeToggle.addEventListener("click", () => {
   chime.setMuted(!chime.muted);
   if (chime.muted) show($("#chime-hint"), false);
   renderChimeToggle();
+  dropin.render();
 });
 
 function ring() {
@@ -107,6 +109,22 @@ window.addEventListener(
   { once: true },
 );
 renderChimeToggle();
+
+// ------------------------------------------------------------ drop-ins (protocol 3.4)
+
+const dropin = new DropinConsole({
+  chime,
+  request: (event, data) => request(socket, event, data),
+  fail,
+  admit: (id) => admit(id),
+  changed: () => renderSessions(), // the tab's title says that it rings
+  accepted: (view) => {
+    // the new session at once; the customer's page is on its way to the waiting room
+    sessions = [...sessions.filter((s) => s.session !== view.session), view];
+    renderAll();
+    refresh();
+  },
+});
 
 // ------------------------------------------------------------ the call object
 
@@ -194,6 +212,7 @@ function sessionRow(s) {
   ref.scope = "row";
   ref.append(el("span", s.customer_ref, "ref"));
   if (s.customer && s.customer.name) ref.append(el("span", s.customer.name, "who"));
+  if (s.kind === "drop-in") ref.append(el("span", t("staff.kind_dropin"), "kind small"));
   if (s.access_code && !s.closed) {
     ref.append(el("span", t("staff.code", { code: formatCode(s.access_code) }), "muted small"));
   }
@@ -236,8 +255,11 @@ function renderSessions() {
         ? t("staff.waiting_one")
         : t("staff.waiting_many", { count: waiting });
   if ($("#waiting-note").textContent !== note) $("#waiting-note").textContent = note;
-  document.title =
-    waiting > 0 ? t("staff.doc_title_waiting", { count: waiting }) : t("staff.doc_title");
+  document.title = dropin.ringing
+    ? t("dropin.doc_title_ringing")
+    : waiting > 0
+      ? t("staff.doc_title_waiting", { count: waiting })
+      : t("staff.doc_title");
 }
 
 // ------------------------------------------------------------ waiting customers
@@ -300,7 +322,7 @@ function waitingCard(s) {
  */
 function renderAlert() {
   const box = $("#waiting-alert");
-  const waiting = sessions.filter((s) => s.state === "waiting");
+  const waiting = sessions.filter((s) => s.state === "waiting" && !dropin.isAccepted(s.session));
   const keep = new Set(waiting.map((s) => s.session));
   keepFocus(box, () => {
     for (const card of [...box.children]) {
@@ -321,11 +343,14 @@ const byId = (id) => sessions.find((s) => s.session === id) || null;
 
 async function refresh() {
   if (!socket) return;
+  const sentAt = Date.now();
   const ack = await request(socket, "sync");
   if (ack.ok) {
     sessions = ack.sessions || [];
     if (ack.teams) teams = ack.teams;
+    dropin.fromSync(ack.dropin || null, sentAt);
     renderAll();
+    dropin.admitWaiting(sessions);
   }
 }
 
@@ -791,6 +816,7 @@ function renderAll() {
   renderSessions();
   renderAlert();
   renderCall();
+  dropin.render();
 }
 
 function start() {
@@ -803,6 +829,7 @@ function start() {
   socket.on("disconnect", () => {
     if (expired) say(status, "");
     else say(status, () => t("conn.dropped"));
+    dropin.disconnected();
   });
   socket.on("connect_error", () => {
     if (!expired && !error.textContent) say(status, () => t("conn.offline"));
@@ -827,14 +854,20 @@ function start() {
       openCall(active, isNew);
       if (isNew) focusCall();
     }
+    dropin.fromWelcome(w.dropin || null);
     renderAll();
+    dropin.admitWaiting(sessions);
     loadClosed();
   });
 
   socket.on("customer_waiting", async (card) => {
-    await refresh();
-    if (card && card.session) ring();
+    await refresh(); // a drop-in this tab accepted is let in from there, without the chime
+    if (card && card.session && !dropin.isAccepted(card.session)) ring();
   });
+
+  socket.on("presence", (p) => dropin.setPresence(p && p.presence));
+  socket.on("dropin_offer", (offer) => dropin.ring(offer));
+  socket.on("dropin_withdrawn", (w) => dropin.withdrawn(w || {}));
 
   socket.on("customer_left", () => {
     say(status, () => t("staff.left_waiting"));
@@ -901,7 +934,10 @@ function start() {
     loadClosed();
   });
 
-  socket.on("error", (e) => fail(e));
+  socket.on("error", (e) => {
+    if (e && e.code === "offer_gone") dropin.gone(); // said in the drop-in area
+    else fail(e);
+  });
 
   setInterval(() => {
     if (socket.connected) refresh();
@@ -909,7 +945,10 @@ function start() {
 }
 
 fetch("/api/config")
-  .then((r) => r.json())
+  .then((r) => {
+    dropin.setServerTime(r.headers.get("Date"));
+    return r.json();
+  })
   .then((c) => {
     hotline = c.hotline || "";
     renderCall();

@@ -27,6 +27,16 @@ export function setupLanguage(select, storageKey = LANG_KEY) {
   select.addEventListener("change", () => setLanguage(select.value, storageKey));
 }
 
+/** The drop-in topics (protocol 3.4), in the order the pages list them. */
+export const DROPIN_TOPICS = ["benefits", "placement", "self_employed", "youth", "general"];
+
+/** "Leistungen/Bürgergeld" for `benefits`; an unknown topic as it is. */
+export function topicWord(topic) {
+  const key = `topic.${topic}`;
+  const text = t(key);
+  return text === key ? topic : text;
+}
+
 export function formatCode(code) {
   return String(code || "")
     .replace(/\D/g, "")

@@ -16,6 +16,7 @@ import { setupReports } from "./reports.js";
 import {
   api,
   clockTime,
+  DROPIN_TOPICS,
   followSignIn,
   resay,
   say,
@@ -23,6 +24,7 @@ import {
   minSec,
   number,
   setupLanguage,
+  topicWord,
 } from "./staffkit.js";
 
 const CHART_EVERY_MS = 10000; // at most one contact-record fetch per 10 s
@@ -41,6 +43,7 @@ let expired = false;
 const teams = new Map();
 let snapshotAt = null;
 let lastSummary = "";
+let lastDropinSummary = "";
 
 
 function fail(err) {
@@ -139,7 +142,160 @@ function render() {
   }
   $("#as-of").textContent =
     snapshotAt === null ? "–" : new Date(snapshotAt * 1000).toLocaleTimeString(locale());
+  renderDropin(sorted, now);
   return oldest;
+}
+
+// ------------------------------------------------------------ drop-ins (protocol 3.4, 4.2)
+
+const PRESENCES = ["available", "busy", "wrap_up", "away"];
+const DROPIN_FIELDS = {
+  waiting: ["queue", "sup.dropin_col_waiting"],
+  oldest_wait: ["queue", "sup.dropin_col_oldest"],
+  available: ["staff", "sup.dropin_col_available"],
+  busy: ["staff", "sup.dropin_col_busy"],
+  wrap_up: ["staff", "sup.dropin_col_wrap_up"],
+  away: ["staff", "sup.dropin_col_away"],
+  answered: ["today", "sup.dropin_col_answered"],
+  abandoned: ["today", "sup.dropin_col_abandoned"],
+  service_level: ["today", "sup.dropin_col_service_level"],
+  abandonment: ["today", "sup.dropin_col_abandonment"],
+};
+const QUEUE_FIELDS = {
+  waiting: [null, "sup.queue_col_waiting"],
+  oldest_wait: [null, "sup.queue_col_oldest"],
+};
+
+/** "2 min" for 120 s, "90 s", "2:30 min". */
+function targetText(seconds) {
+  if (typeof seconds !== "number" || !(seconds > 0)) return "–";
+  if (seconds % 60 === 0) return t("sup.minutes", { count: number(seconds / 60) });
+  if (seconds < 60) return t("sup.seconds", { count: number(seconds) });
+  return t("sup.minutes", { count: minSec(seconds) });
+}
+
+const share = (value) =>
+  typeof value === "number" ? number(value * 100) : null;
+
+/** A wait as the snapshot gave it, aged by the time since it came. */
+const aged = (seconds, receivedAt, now) =>
+  typeof seconds === "number" ? minSec(seconds + (now - receivedAt)) : "–";
+
+function dropinCells(d, receivedAt, now) {
+  const queues = Object.values(d.topics || {});
+  const presence = d.presence || {};
+  const today = d.today || {};
+  let oldest = null;
+  for (const q of queues) {
+    if (typeof q.oldest_wait_seconds === "number") {
+      oldest = oldest === null ? q.oldest_wait_seconds : Math.max(oldest, q.oldest_wait_seconds);
+    }
+  }
+  const level = share(today.service_level);
+  const abandonment = share(today.abandonment_rate);
+  return {
+    waiting: queues.reduce((sum, q) => sum + n(q.waiting), 0),
+    oldest_wait: aged(oldest, receivedAt, now),
+    ...Object.fromEntries(PRESENCES.map((p) => [p, n(presence[p])])),
+    answered: n(today.answered),
+    abandoned: n(today.abandoned),
+    service_level:
+      level === null
+        ? t("sup.dropin_not_yet")
+        : t("sup.dropin_sl", { pct: level, target: targetText(today.target_seconds) }),
+    abandonment:
+      abandonment === null ? t("sup.dropin_not_yet") : t("sup.dropin_rate", { pct: abandonment }),
+  };
+}
+
+const GROUPS = { queue: "sup.dropin_group_queue", staff: "sup.dropin_group_staff",
+  today: "sup.dropin_group_today" };
+
+/**
+ * Keep `tbody`'s rows in step with `items` ({key, heads: [row header texts], values}) and
+ * change only the cells whose text changed, so a screen reader user keeps their place.
+ */
+function syncRows(tbody, items, fields) {
+  const keep = new Set(items.map((item) => item.key));
+  for (const tr of [...tbody.children]) if (!keep.has(tr.dataset.key)) tr.remove();
+  items.forEach((item, index) => {
+    let tr = [...tbody.children].find((row) => row.dataset.key === item.key);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.key = item.key;
+      for (const [name, value] of Object.entries(item.data || {})) tr.dataset[name] = value;
+      for (let i = 0; i < item.heads.length; i += 1) {
+        const th = el("th", "");
+        th.scope = "row";
+        tr.append(th);
+      }
+      for (const field of Object.keys(fields)) {
+        const td = el("td", "", "num");
+        td.dataset.field = field;
+        tr.append(td);
+      }
+    }
+    if (tbody.children[index] !== tr) tbody.insertBefore(tr, tbody.children[index] || null);
+    item.heads.forEach((head, i) => {
+      const th = tr.children[i];
+      if (th.textContent !== head) th.textContent = head;
+    });
+    for (const [field, [group, key]] of Object.entries(fields)) {
+      const td = tr.querySelector(`[data-field="${field}"]`);
+      const value = String(item.values[field]);
+      if (td.textContent !== value) td.textContent = value;
+      td.dataset.label = group ? `${t(GROUPS[group])}: ${t(key)}` : t(key);
+    }
+    tr.querySelector('[data-field="waiting"]').classList.toggle("busy-cell", item.values.waiting > 0);
+  });
+}
+
+function renderDropin(sorted, now) {
+  const withDropin = sorted.filter((team) => teams.get(team).figures.dropin);
+  show($("#dropin-load"), withDropin.length > 0);
+  const rows = [];
+  const queues = [];
+  let waiting = 0;
+  for (const team of withDropin) {
+    const { figures, receivedAt } = teams.get(team);
+    const d = figures.dropin;
+    const values = dropinCells(d, receivedAt, now);
+    waiting += values.waiting;
+    rows.push({ key: team, heads: [team], values, data: { team } });
+    const topics = Object.keys(d.topics || {}).sort(
+      (a, b) => rank(a) - rank(b) || a.localeCompare(b),
+    );
+    for (const topic of topics) {
+      const q = d.topics[topic];
+      if (!n(q.waiting)) continue;
+      queues.push({
+        key: `${team}|${topic}`,
+        heads: [team, topicWord(topic)],
+        values: { waiting: n(q.waiting), oldest_wait: aged(q.oldest_wait_seconds, receivedAt, now) },
+        data: { team, topic },
+      });
+    }
+  }
+  syncRows($("#dropin-rows"), rows, DROPIN_FIELDS);
+  syncRows($("#queue-rows"), queues, QUEUE_FIELDS);
+  show($("#queue-wrap"), queues.length > 0);
+  show($("#queue-empty"), queues.length === 0);
+  if (withDropin.length === 0) return;
+  const summary =
+    waiting === 0
+      ? t("sup.dropin_nobody")
+      : waiting === 1
+        ? t("sup.dropin_one")
+        : t("sup.dropin_many", { count: waiting });
+  if (summary !== lastDropinSummary) {
+    $("#dropin-summary").textContent = summary; // only changes are announced
+    lastDropinSummary = summary;
+  }
+}
+
+function rank(topic) {
+  const i = DROPIN_TOPICS.indexOf(topic);
+  return i < 0 ? DROPIN_TOPICS.length : i;
 }
 
 function ingest(snapshot) {
@@ -322,6 +478,7 @@ function start() {
 onLanguageChange(() => {
   resay();
   lastSummary = "";
+  lastDropinSummary = "";
   render();
   renderChart();
   if (reports) reports.rerender();
