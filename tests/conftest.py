@@ -89,6 +89,8 @@ class Peer:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+        else:  # the server went first: still close the client's HTTP session (its socket)
+            await self.sio.eio.disconnect(abort=True)
 
 
 @dataclass
