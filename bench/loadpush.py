@@ -8,7 +8,7 @@ run, the same event stream: new appointments created over REST at a steady rate 
 changes the team's `scheduled` count), once with a supervisor connected (the broker
 aggregates and pushes) and once without (the floor: the same events, nothing to push).
 
-- latency: the REST answer for the new appointment -> the supervisor's `load` push that
+- latency: the REST request for the new appointment -> the supervisor's `load` push that
   counts it. Pushes are throttled to one per `CB_LOAD_PUSH_INTERVAL` (default 1 s, the
   setting a deployment runs with; `--interval` changes it), so the latency is mostly that
   wait, which the run reports beside the interval;
@@ -109,6 +109,7 @@ async def events(url: str, pid: int, count: int, rate: float, watch: bool
     """`count` new appointments at `rate` per second: (latencies, seconds, broker CPU)."""
     token = staff_token("planner")
     pushes: asyncio.Queue[tuple[float, int]] = asyncio.Queue()
+    base = 0
     sup = socketio.AsyncClient(reconnection=False)
     if watch:
         def on_load(data: dict[str, Any]) -> None:
@@ -118,8 +119,8 @@ async def events(url: str, pid: int, count: int, rate: float, watch: bool
         sup.on("load", on_load, namespace="/supervisor")
         await sup.connect(url, namespaces=["/supervisor"], transports=["websocket"],
                           auth={"token": staff_token("s1", Role.SUPERVISOR)}, wait_timeout=30)
-        await pushes.get()  # the snapshot on connect
-    created: list[tuple[float, int]] = []  # (answered at, scheduled count it makes)
+        _, base = await pushes.get()  # the snapshot on connect: earlier phases' appointments
+    created: list[tuple[float, int]] = []  # (sent at, scheduled count it makes)
     latencies: list[float] = []
     base_cpu = cpu_seconds(pid)
     started = time.perf_counter()
@@ -127,10 +128,12 @@ async def events(url: str, pid: int, count: int, rate: float, watch: bool
         for n in range(count):
             due = started + n / rate
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            # from the request's send: the event happens while the broker answers it, and
+            # its push may arrive before the answer does
+            created.append((time.perf_counter(), base + n + 1))
             async with http.post(f"{url}/api/sessions", json={"customer_ref": "K-2"},
                                  headers={"Authorization": f"Bearer {token}"}) as r:
                 assert r.status == 201, await r.text()
-            created.append((time.perf_counter(), n + 1))
             while not pushes.empty():
                 at, scheduled = pushes.get_nowait()
                 latencies += [at - t for t, k in created if k <= scheduled]
