@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import suppress
+from typing import Any
 
 from aiohttp import web
 
@@ -50,6 +51,21 @@ def contact_log_for(settings: Settings) -> ContactLog:
         return PostgresContactLog(settings.database_url, basis=basis)
     return SqliteContactLog(settings.data_dir / "contacts.sqlite3",
                             synchronous=settings.sqlite_synchronous.upper(), basis=basis)
+
+
+async def close_redis_manager(manager: Any) -> None:
+    """socket.io's Redis manager never closes its connections: stop its listener and close
+    them, or they linger (and are reported unclosed) after the app has stopped."""
+    listener = getattr(manager, "thread", None)
+    if isinstance(listener, asyncio.Task):
+        listener.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await listener
+    for name in ("pubsub", "redis"):
+        connection = getattr(manager, name, None)
+        if connection is not None:
+            with suppress(Exception):
+                await connection.aclose()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -138,6 +154,7 @@ def create_app(settings: Settings) -> web.Application:
                 log.warning("a socket could not be closed cleanly on stop")
             eio.sockets.pop(sid, None)
         await ctx.sio.shutdown()
+        await close_redis_manager(ctx.sio.manager)
 
     app.cleanup_ctx.append(lifetime)
     app.on_shutdown.append(disconnect_clients)
