@@ -230,6 +230,8 @@ class Dispatcher:
         self.agents: dict[StaffId, Agent] = {}
         self._queues: dict[Queue, _Sorted] = {}
         self._free: dict[Queue, _Sorted] = {}  # free agents by how long they are idle
+        self._offers: set[TicketId] = set()  # tickets with an open offer
+        self._wrapping: set[StaffId] = set()  # counsellors in wrap-up
         self.today: dict[TeamId, DayFigures] = {}
         self._label = ""
 
@@ -298,6 +300,7 @@ class Dispatcher:
             return []
         self._unindex(a)
         del self.agents[staff]
+        self._wrapping.discard(staff)
         return self._withdraw(a, "away", now) if a.offer is not None else []
 
     def choose(self, staff: StaffId, presence: Presence, now: float) -> list[Change]:
@@ -321,7 +324,7 @@ class Dispatcher:
             return []
         before = a.presence
         a.sessions.add(session)
-        a.wrap_until = None
+        self._set_wrap(a, None)
         changes = self._withdraw(a, "away", now) if a.offer is not None else []
         return changes + self._sync(a, now, before)
 
@@ -334,7 +337,7 @@ class Dispatcher:
         a.sessions.discard(session)
         if not a.sessions:
             if self.wrap_up_seconds > 0:
-                a.wrap_until = now + self.wrap_up_seconds
+                self._set_wrap(a, now + self.wrap_up_seconds)
             else:
                 a.idle_since = now
         return self._sync(a, now, before)
@@ -347,7 +350,7 @@ class Dispatcher:
         is busy with `session` (created by the adapter for it)."""
         t = self._open_offer(ticket_id, staff, now)
         a = self.agents[staff]
-        a.offer = None
+        self._clear_offer(a)
         day = self._day(t.team)
         day.answered += 1
         day.answered_in_target += now - t.joined_at <= self.target_seconds
@@ -368,8 +371,10 @@ class Dispatcher:
     # -------------------------------------------------------------- time
 
     def next_deadline(self) -> float | None:
+        # only the open offers and the wrap-ups: a walk over every counsellor on each change
+        # made signing in thousands of them quadratic
         times = [t.offer_expires for t in self._offered() if t.offer_expires is not None]
-        times += [a.wrap_until for a in self.agents.values() if a.wrap_until is not None]
+        times += [w for w in (self.agents[s].wrap_until for s in self._wrapping) if w is not None]
         return min(times, default=None)
 
     def tick(self, now: float) -> list[Change]:
@@ -382,10 +387,10 @@ class Dispatcher:
                 a.chosen = Presence.AWAY  # did not answer: not at the desk
                 changes += self._withdraw(a, "expired", now)
                 changes += self._sync(a, now, before)
-        for a in list(self.agents.values()):
+        for a in [self.agents[staff] for staff in list(self._wrapping)]:
             if a.wrap_until is not None and a.wrap_until <= now:
                 before = a.presence
-                a.wrap_until = None
+                self._set_wrap(a, None)
                 a.idle_since = now
                 changes += self._sync(a, now, before)
         return changes
@@ -446,9 +451,20 @@ class Dispatcher:
         return a
 
     def _offered(self) -> Iterator[Ticket]:
-        for a in self.agents.values():
-            if a.offer is not None:
-                yield self.tickets[a.offer]
+        for tid in list(self._offers):
+            yield self.tickets[tid]
+
+    def _clear_offer(self, a: Agent) -> None:
+        if a.offer is not None:
+            self._offers.discard(a.offer)
+            a.offer = None
+
+    def _set_wrap(self, a: Agent, until: float | None) -> None:
+        a.wrap_until = until
+        if until is None:
+            self._wrapping.discard(a.staff)
+        else:
+            self._wrapping.add(a.staff)
 
     def _open_offer(self, ticket_id: TicketId, staff: StaffId, now: float) -> Ticket:
         t = self.tickets.get(ticket_id)
@@ -468,7 +484,7 @@ class Dispatcher:
         a = self.agents.get(t.offered_to) if t.offered_to is not None else None
         self._remove(t)
         if a is not None:  # the counsellor it rang for is free for the next one
-            a.offer = None
+            self._clear_offer(a)
             changes += [Withdrawn(t.id, a.staff, why), *self._sync(a, now)]
         return changes
 
@@ -478,7 +494,7 @@ class Dispatcher:
         assert a.offer is not None
         t = self.tickets[a.offer]
         t.offered_to, t.offer_expires = None, None
-        a.offer = None
+        self._clear_offer(a)
         return [Withdrawn(t.id, a.staff, why), *self._route_ticket(t, now)]
 
     def _sync(self, a: Agent, now: float, before: Presence | None = None) -> list[Change]:
@@ -504,6 +520,7 @@ class Dispatcher:
     def _offer(self, t: Ticket, a: Agent, now: float) -> list[Change]:
         t.offered_to, t.offer_expires = a.staff, now + self.offer_seconds
         a.offer = t.id
+        self._offers.add(t.id)
         self._unindex(a)
         return [Offered(t.id, a.staff, t.offer_expires)]
 

@@ -224,6 +224,9 @@ def check_invariants(d: Dispatcher) -> None:
         t = d.tickets[tid]
         assert a.presence is Presence.AVAILABLE
         assert a.serves(t.queue) and staff not in t.declined
+    # the deadline bookkeeping knows exactly the open offers and the wrap-ups
+    assert d._offers == set(holding)
+    assert d._wrapping == {a.staff for a in d.agents.values() if a.wrap_until is not None}
     # the free index holds exactly the free counsellors
     for a in d.agents.values():
         assert a.indexed == a.free
