@@ -26,30 +26,17 @@ import multiprocessing
 import os
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import socketio
 
 from bench.process import SECRET, broker_process
+from bench.scaleout import cpu_seconds, pct
 from broker.credentials import TokenIssuer
 from broker.types import Role, StaffId, TeamId
 
 TEAM = TeamId("t1")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def staff_token(staff: str, role: Role = Role.COUNSELLOR) -> str:

@@ -28,12 +28,12 @@ import statistics
 import time
 from itertools import product
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 import aiohttp
 import socketio
 
 from bench.process import SECRET, broker_process
+from bench.scaleout import cpu_seconds, pct
 from broker.credentials import TokenIssuer
 from broker.routing import TOPICS, Dispatcher, Offered, Presence, Ticket, TicketId
 from broker.types import Role, StaffId, TeamId
@@ -46,19 +46,6 @@ TEAM = TeamId("t1")
 def skills_of(i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Counsellor i serves 2 topics in 2 languages (every queue is served by someone)."""
     return ((TOPICS[i % 5], TOPICS[(i + 1) % 5]), ("de", LANGS[1 + i % 3]))
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------ 1. decision cost

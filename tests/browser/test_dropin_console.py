@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from playwright.async_api import Browser, Page
 
 from broker.types import Role
 from tests.browser.conftest import ConsoleErrors, axe, describe, new_context, shot
+from tests.browser.test_journeys import until
 from tests.conftest import Broker, MakeBroker, Peer
 from tests.functional.test_dropin import queue
 from tests.ports import free_port
@@ -51,18 +52,6 @@ COUNT_AUDIO = """
 })();
 """
 NO_CAMERA = {"webrtc": True, "camera": False, "microphone": True}
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 15.0,
-                what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy (pages update on their own)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def desk(make_broker: MakeBroker, **settings: Any) -> Broker:

@@ -15,10 +15,9 @@ from tests.browser.test_dropin_console import (
     presence_is,
     ringing,
     set_available,
-    until,
 )
 from tests.browser.test_dropin_entry import choose_and_agree
-from tests.browser.test_journeys import visible
+from tests.browser.test_journeys import until, visible
 from tests.conftest import Broker, MakeBroker
 from tests.ports import free_port
 
