@@ -17,11 +17,13 @@ import {
   t,
 } from "./i18n.js";
 import "./texts-customer.js";
+import { openDevices, put, rerender, say, stopTracks } from "./customerkit.js";
 import { Call, isWebrtc } from "./rtc.js";
 
 const LANG_KEY = "cb.lang";
 const HANDOVER_KEY = "cb.handover"; // written by dropin.js: {token, mode}
 const NO_MEDIA = { webrtc: false, camera: false, microphone: false };
+const CAMERA = { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } };
 const SLOW_MS = 400; // a signalling round trip slower than this: video may stutter
 const HEARD_LEVEL = 30; // meter level (0-100, about -42 dBFS) that counts as "we hear you"
 const END_REASONS = [
@@ -57,22 +59,7 @@ const callState = $("#call-state");
 
 // ------------------------------------------------------------ texts in the chosen language
 
-// Elements whose text the page sets: rendered again when the language changes.
-const rendered = new Map();
 
-function put(node, render) {
-  if (render) {
-    rendered.set(node, render);
-    node.textContent = render();
-  } else {
-    rendered.delete(node);
-    node.textContent = "";
-  }
-}
-
-function say(node, key, vars) {
-  put(node, key ? () => t(key, vars) : null);
-}
 
 function showError(err) {
   put(errorBox, err ? () => errorText(err) : null);
@@ -83,7 +70,7 @@ function setupLanguage() {
   onLanguageChange((lang) => {
     select.value = lang;
     show($("#lang-en"), lang !== "en");
-    for (const [node, render] of rendered) node.textContent = render();
+    rerender();
     if (current === "check") setLevel(level);
     // the counsellor's card shows the language: tell the broker while waiting
     if (joined && state === "waiting" && socket && socket.connected && joined.language !== lang) {
@@ -274,9 +261,6 @@ $("#nowebrtc-phone").addEventListener("click", () => choosePhone());
 // ------------------------------------------------------------ 2. device check
 
 
-function stopTracks(s) {
-  if (s) for (const track of s.getTracks()) track.stop();
-}
 
 /** Camera and microphone off (the light goes out), unless the call holds them now. */
 function releaseStream() {
@@ -287,31 +271,7 @@ function releaseStream() {
   $("#preview").srcObject = null;
 }
 
-function problemOf(err) {
-  const name = err && err.name;
-  if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") {
-    return "denied";
-  }
-  if (name === "NotReadableError" || name === "TrackStartError" || name === "AbortError") {
-    return "busy";
-  }
-  return "none";
-}
 
-async function openDevices() {
-  const video = { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } };
-  try {
-    return { stream: await navigator.mediaDevices.getUserMedia({ audio: true, video }) };
-  } catch (err) {
-    const videoError = problemOf(err);
-    try {
-      const audioOnly = await navigator.mediaDevices.getUserMedia({ audio: true });
-      return { stream: audioOnly, videoError };
-    } catch (err2) {
-      return { stream: null, videoError, audioError: problemOf(err2) };
-    }
-  }
-}
 
 function setLevel(value) {
   level = value;
@@ -415,7 +375,7 @@ async function runCheck() {
     return;
   }
   say($("#check-note"), "check.asking");
-  const got = await openDevices();
+  const got = await openDevices(CAMERA);
   if (run !== checkRun || current !== "check") {
     stopTracks(got.stream); // the person moved on meanwhile
     return;

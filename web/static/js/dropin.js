@@ -13,6 +13,7 @@
 import { $, connect, errorText, fetchJSON, postJSON, refusal, request, show } from "./common.js";
 import { LANGUAGES, initialLanguage, language, locale, onLanguageChange, setLanguage, t } from "./i18n.js";
 import "./texts-customer.js";
+import { openDevices, put, rerender, say, stopTracks } from "./customerkit.js";
 
 const LANG_KEY = "cb.lang"; // shared with the customer pages: the call starts in it too
 const HANDOVER_KEY = "cb.handover"; // read once by customer.js
@@ -31,22 +32,7 @@ const errorBox = $("#error");
 
 // ------------------------------------------------------------ texts in the chosen language
 
-// Elements whose text the page sets: rendered again when the language changes.
-const rendered = new Map();
 
-function put(node, render) {
-  if (render) {
-    rendered.set(node, render);
-    node.textContent = render();
-  } else {
-    rendered.delete(node);
-    node.textContent = "";
-  }
-}
-
-function say(node, key, vars) {
-  put(node, key ? () => t(key, vars) : null);
-}
 
 /** An error in words: the entry page's own text for the code if it has one. */
 function problemText(err) {
@@ -184,7 +170,7 @@ function setupLanguage() {
     const radio = $("#language-" + lang);
     if (radio) radio.checked = true;
     markChosen();
-    for (const [node, render] of rendered) node.textContent = render();
+    rerender();
   });
   setLanguage(initialLanguage(Object.keys(LANGUAGES), LANG_KEY));
   select.addEventListener("change", () => setLanguage(select.value, LANG_KEY));
@@ -304,9 +290,6 @@ $("#consent-back").addEventListener("click", () => chooseAgain());
 
 // ------------------------------------------------------------ 3. camera and microphone
 
-function stopTracks(s) {
-  if (s) for (const track of s.getTracks()) track.stop();
-}
 
 /** The camera light goes out: the queue may take a while, the call opens them again. */
 function releaseStream() {
@@ -317,31 +300,7 @@ function releaseStream() {
   show(preview, false);
 }
 
-function problemOf(err) {
-  const name = err && err.name;
-  if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") {
-    return "denied";
-  }
-  if (name === "NotReadableError" || name === "TrackStartError" || name === "AbortError") {
-    return "busy";
-  }
-  return "none";
-}
 
-/** Camera and microphone, or the microphone alone, or nothing: with the reasons. */
-async function openDevices() {
-  const media = navigator.mediaDevices;
-  try {
-    return { stream: await media.getUserMedia({ audio: true, video: { facingMode: "user" } }) };
-  } catch (err) {
-    const videoError = problemOf(err);
-    try {
-      return { stream: await media.getUserMedia({ audio: true }), videoError };
-    } catch (err2) {
-      return { stream: null, videoError, audioError: problemOf(err2) };
-    }
-  }
-}
 
 function decide(caps) {
   capabilities = caps;
@@ -381,7 +340,7 @@ async function runCheck() {
   say(camResult, "check.cam.wait");
   say(micResult, "check.mic.wait");
   say($("#check-note"), "check.asking");
-  const got = await openDevices();
+  const got = await openDevices({ facingMode: "user" });
   if (run !== checkRun || current !== "check") {
     stopTracks(got.stream); // the customer moved on meanwhile
     return;
