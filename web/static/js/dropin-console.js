@@ -367,14 +367,22 @@ export class DropinConsole {
     }
   }
 
-  async accept() {
+  /** The counsellor answers the ring: it stops, and `event` goes out (null: nothing rings,
+   * or an answer is on its way already). */
+  async answer(event) {
     const offer = this.offer;
-    if (!offer || this.busyHere) return;
+    if (!offer || this.busyHere) return null;
     this.busyHere = true;
     this.ringer.stop();
     this.sound = "off";
     this.render();
-    const ack = await this.request("dropin_accept", { ticket: offer.ticket });
+    return { offer, ack: await this.request(event, { ticket: offer.ticket }) };
+  }
+
+  async accept() {
+    const answered = await this.answer("dropin_accept");
+    if (!answered) return;
+    const { offer, ack } = answered;
     if (!ack.ok) {
       this.busyHere = false;
       if (ack.error && ack.error.code === "offer_gone") {
@@ -393,13 +401,9 @@ export class DropinConsole {
   }
 
   async decline() {
-    const offer = this.offer;
-    if (!offer || this.busyHere) return;
-    this.busyHere = true;
-    this.ringer.stop();
-    this.sound = "off";
-    this.render();
-    const ack = await this.request("dropin_decline", { ticket: offer.ticket });
+    const answered = await this.answer("dropin_decline");
+    if (!answered) return;
+    const { offer, ack } = answered;
     this.busyHere = false;
     if (ack.ok || (ack.error && ack.error.code === "offer_gone")) {
       // `dropin_withdrawn {why: declined}` has usually ended it already
