@@ -18,6 +18,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from broker.holidays import HolidaysError, parse_holidays
 from broker.routing import TOPICS
 
 PREFIX = "CB_"
@@ -90,6 +91,16 @@ class Settings:
     dropin_wrap_up_seconds: float = 60.0
     dropin_target_seconds: float = 120.0
     dropin_handle_seconds: float = 900.0
+    # a customer is offered a callback instead of a wait longer than this (estimated)
+    dropin_max_wait_seconds: float = 1800.0
+    # public holidays: a federal state's code (NW, BE, BY, ...) and/or extra closing days
+    # as ISO dates, comma-separated; empty: the nationwide holidays only. With the opening
+    # hours they make the working days that callback deadlines are counted in
+    holidays: str = ""
+    # callback requests: failed attempts before one closes as unreached; how long a claim
+    # holds without a call before the request returns to the list
+    callback_max_attempts: int = 3
+    callback_claim_minutes: float = 30.0
     turn_ttl_seconds: float = 4 * 3600.0
     # transport limits
     allowed_origins: tuple[str, ...] = ()  # besides public_url
@@ -225,6 +236,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
            settings.dropin_handle_seconds) <= 0 or settings.dropin_wrap_up_seconds < 0:
         raise ConfigError(f"{PREFIX}DROPIN_OFFER_SECONDS, _TARGET_SECONDS and "
                           "_HANDLE_SECONDS must be > 0, _WRAP_UP_SECONDS >= 0")
+    if settings.dropin_max_wait_seconds <= 0:
+        raise ConfigError(f"{PREFIX}DROPIN_MAX_WAIT_SECONDS must be > 0")
+    try:
+        parse_holidays(settings.holidays)
+    except HolidaysError as err:
+        raise ConfigError(f"{PREFIX}HOLIDAYS: {err}") from None
+    if not 1 <= settings.callback_max_attempts <= 20 or settings.callback_claim_minutes <= 0:
+        raise ConfigError(f"{PREFIX}CALLBACK_MAX_ATTEMPTS must be 1 ... 20, "
+                          f"{PREFIX}CALLBACK_CLAIM_MINUTES > 0")
     if not 1 <= settings.retention_days <= 3660:
         raise ConfigError(f"{PREFIX}RETENTION_DAYS must be 1 ... 3660")
     if settings.turn_urls and len(settings.turn_secret) < 16:

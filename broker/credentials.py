@@ -28,11 +28,13 @@ ALGORITHM = "HS256"
 STAFF_AUDIENCE = "counselling-broker/staff"
 CUSTOMER_AUDIENCE = "counselling-broker/customer"
 TICKET_AUDIENCE = "counselling-broker/ticket"
+CALLBACK_AUDIENCE = "counselling-broker/callback"
 STAFF_TYPE = "cb-staff+jwt"
 CUSTOMER_TYPE = "cb-customer+jwt"
 TICKET_TYPE = "cb-ticket+jwt"
+CALLBACK_TYPE = "cb-callback+jwt"
 _TYPES = {STAFF_AUDIENCE: STAFF_TYPE, CUSTOMER_AUDIENCE: CUSTOMER_TYPE,
-          TICKET_AUDIENCE: TICKET_TYPE}
+          TICKET_AUDIENCE: TICKET_TYPE, CALLBACK_AUDIENCE: CALLBACK_TYPE}
 ACCESS_CODE_DIGITS = 9
 STAFF_ROLES = frozenset({Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN})
 
@@ -65,6 +67,15 @@ class TicketPrincipal:
     topic: str
     language: str
     joined_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackPrincipal:
+    """A customer's personal link to their callback request: what it says and whether the
+    call rings is the request's (in the contact log), the token only names it."""
+
+    callback_id: str
     expires_at: float
 
 
@@ -132,6 +143,17 @@ class TokenIssuer:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM,
                           headers={"typ": TICKET_TYPE})
 
+    def callback_token(self, callback_id: str, now: float, expires_at: float) -> str:
+        claims = {
+            "iss": self._issuer,
+            "aud": CALLBACK_AUDIENCE,
+            "sub": callback_id,
+            "iat": int(now),
+            "exp": int(expires_at),
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM,
+                          headers={"typ": CALLBACK_TYPE})
+
     @property
     def issuer(self) -> str:
         return self._issuer
@@ -195,6 +217,10 @@ class TokenIssuer:
             raise AccessDenied(ErrorCode.UNAUTHENTICATED, "the token is not valid")
         return TicketPrincipal(str(claims["sub"]), TeamId(team), topic, lang, float(joined),
                                claims["exp"])
+
+    def check_callback(self, token: object, now: float) -> CallbackPrincipal:
+        claims = self._decode(token, CALLBACK_AUDIENCE, now)
+        return CallbackPrincipal(str(claims["sub"]), claims["exp"])
 
     # -------------------------------------------------------------- secrets
 

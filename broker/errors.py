@@ -33,6 +33,9 @@ class ErrorCode(StrEnum):
     CHANNEL_NOT_ALLOWED = "channel_not_allowed"
     CONFLICT = "conflict"
     OFFER_GONE = "offer_gone"
+    CALLBACK_TAKEN = "callback_taken"
+    CALLBACK_SETTLED = "callback_settled"
+    QUEUE_CLOSED = "queue_closed"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -53,6 +56,9 @@ _HTTP_STATUS = {
     ErrorCode.NOT_ADMITTED: 403,
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.OFFER_GONE: 409,
+    ErrorCode.CALLBACK_TAKEN: 409,
+    ErrorCode.CALLBACK_SETTLED: 409,
+    ErrorCode.QUEUE_CLOSED: 409,
     ErrorCode.SESSION_ENDED: 410,
     ErrorCode.CHANNEL_NOT_ALLOWED: 409,
     ErrorCode.CONFLICT: 409,

@@ -330,6 +330,23 @@ def _phone_connected(s: Session, ev: PhoneConnected, now: float) -> list[Effect]
     return [s._channel_notice(Role.COUNSELLOR)]
 
 
+def _phone_first(s: Session, ev: PhoneConnected, now: float) -> list[Effect]:
+    """The counsellor reached the customer by telephone before any browser call (a
+    callback by phone, or a customer whose page never got far): the call begins there,
+    and the counsellor's word is the admission."""
+    s.state = State.ACTIVE
+    s.admitted_at = now
+    s.staff = Presence(connected=True)
+    s._set_channel(Channel.PHONE)
+    s._open_segment(now)
+    start = {"session": s.id, "proposed_channel": str(Channel.PHONE)}
+    return [
+        Notify("counsellor", "start", {**start, "initiator": True, "peer": "customer"}),
+        Notify("customer", "start", {**start, "initiator": False, "peer": "counsellor"}),
+        s._channel_notice(Role.COUNSELLOR),
+    ]
+
+
 def _disconnected(s: Session, ev: Disconnected, now: float) -> list[Effect]:
     p = s._presence(ev.role)
     if not p.connected:
@@ -440,6 +457,7 @@ _TRANSITIONS: dict[tuple[State, type], Handler] = {
     (_S, Cancel): _cancel,
     (_S, RevokeLink): _revoke_link,
     (_S, Tick): _tick_scheduled,
+    (_S, PhoneConnected): _phone_first,
     (_W, CustomerJoined): _join,
     (_W, Admit): _admit,
     (_W, Disconnected): _disconnected,
@@ -448,6 +466,7 @@ _TRANSITIONS: dict[tuple[State, type], Handler] = {
     (_W, Cancel): _cancel,
     (_W, RevokeLink): _revoke_link,
     (_W, Tick): _tick_waiting,
+    (_W, PhoneConnected): _phone_first,
     (_A, CustomerJoined): _join,
     (_A, MediaReported): _media,
     (_A, SwitchChannel): _switch,

@@ -11,7 +11,12 @@ from typing import Any
 import socketio
 
 from broker.config import Settings
-from broker.credentials import CustomerPrincipal, StaffPrincipal, TicketPrincipal
+from broker.credentials import (
+    CallbackPrincipal,
+    CustomerPrincipal,
+    StaffPrincipal,
+    TicketPrincipal,
+)
 from broker.dropin import DropInService
 from broker.load import TeamLoad
 from broker.service import SessionService
@@ -19,6 +24,7 @@ from broker.session import Session
 from broker.staffauth import StaffAuth
 from broker.turn import ice_servers
 from broker.types import Role, SessionId, TeamId
+from broker.worklist import Worklist
 from signaling.clientaddr import Network
 from signaling.metrics import Metrics
 from signaling.ratelimit import TokenBucket
@@ -36,6 +42,7 @@ class Conn:
     staff: StaffPrincipal | None = None
     customer: CustomerPrincipal | None = None
     ticket: TicketPrincipal | None = None  # a drop-in customer's place in a queue
+    callback: CallbackPrincipal | None = None  # a customer's callback request
     epoch: int = 0  # a customer's connection number for its session (newest wins)
     expiry: asyncio.TimerHandle | None = None  # turns the socket away when its token ends
     # refused events are tolerated for a while (a burst, a reconnect storm); a socket that
@@ -56,6 +63,7 @@ class Context:
     sio: socketio.AsyncServer
     staff_auth: StaffAuth
     dropin: DropInService
+    worklist: Worklist
     # the socket currently speaking for each session's customer (a newer one replaces it)
     customer_sid: dict[SessionId, tuple[int, str]] = field(default_factory=dict)
     # the console tab holding each call, and the staff sockets connected to this process
@@ -103,14 +111,23 @@ class Context:
             log.debug("connection count not shared")
 
     async def load_snapshot(self, teams: frozenset[TeamId] | None = None) -> dict[str, Any]:
-        """Live load (sessions, counsellors) with each team's drop-in queues beside it."""
+        """Live load (sessions, counsellors) with each team's drop-in queues and callback
+        requests beside it."""
         full = await self.service.load_snapshot(teams)
+
+        def figures_of(team: str) -> dict[str, Any]:
+            figures: dict[str, Any] = full["teams"].setdefault(
+                team, TeamLoad().figures(full["at"]))
+            return figures
+
         if self.dropin.enabled:
             for team in self.dropin.teams():
                 if teams is None or team in teams:
-                    figures = full["teams"].setdefault(team, TeamLoad().figures(full["at"]))
-                    figures["dropin"] = self.dropin.snapshot(team)
-            full["teams"] = dict(sorted(full["teams"].items()))
+                    figures_of(team)["dropin"] = self.dropin.snapshot(team)
+        for team in self.worklist.teams():
+            if teams is None or team in teams:
+                figures_of(team)["callbacks"] = self.worklist.figures(team)
+        full["teams"] = dict(sorted(full["teams"].items()))
         return full
 
     def bucket(self) -> TokenBucket:

@@ -25,3 +25,13 @@ def team_room(team: TeamId) -> str:
 def ticket_room(ticket: str) -> str:
     """The pages of one drop-in ticket (its customer's device)."""
     return f"tkt:{ticket}"
+
+
+def counsellors_room(team: TeamId) -> str:
+    """The counsellors' consoles of one team (their callback worklist moved)."""
+    return f"cns:{team}"
+
+
+def callback_room(callback_id: str) -> str:
+    """The pages of one callback request's personal link."""
+    return f"cbk:{callback_id}"

@@ -11,17 +11,20 @@ import socketio
 
 from broker.config import Settings
 from broker.dropin import DropInService
+from broker.record import ContactRecord
 from broker.service import SessionService
 from broker.staffauth import StaffAuth
-from broker.types import StaffId
+from broker.types import StaffId, TeamId
+from broker.worklist import Worklist
 from signaling.clientaddr import parse_networks
 from signaling.context import Context
 from signaling.effects import Emitter, LoadPusher
+from signaling.namespaces.callback import CallbackNamespace
 from signaling.namespaces.customer import CustomerNamespace
 from signaling.namespaces.queue import QueueNamespace
 from signaling.namespaces.staff import StaffNamespace
 from signaling.namespaces.supervisor import SupervisorNamespace
-from signaling.rooms import staff_room, ticket_room
+from signaling.rooms import callback_room, counsellors_room, staff_room, ticket_room
 
 REDIS_CHANNEL = "cb:socketio"
 
@@ -57,7 +60,7 @@ log = logging.getLogger("signaling.server")
 
 
 def create_signaling(settings: Settings, service: SessionService, staff_auth: StaffAuth,
-                     dropin: DropInService) -> tuple[Context, LoadPusher]:
+                     dropin: DropInService, worklist: Worklist) -> tuple[Context, LoadPusher]:
     origins = [settings.base_url, *settings.allowed_origins]
     # several processes: emits to rooms (and disconnects) reach clients on every process
     manager = (socketio.AsyncRedisManager(settings.redis_url, channel=REDIS_CHANNEL)
@@ -80,13 +83,15 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
     if _ENGINEIO_FILTER not in engineio_log.filters:
         engineio_log.addFilter(_ENGINEIO_FILTER)
     ctx = Context(service=service, settings=settings, sio=sio, staff_auth=staff_auth,
-                  dropin=dropin, trusted_proxies=parse_networks(settings.trusted_proxies))
+                  dropin=dropin, worklist=worklist,
+                  trusted_proxies=parse_networks(settings.trusted_proxies))
     staff = StaffNamespace("/staff", ctx)
     customers = CustomerNamespace("/customer", ctx)
     sio.register_namespace(staff)
     sio.register_namespace(customers)
     sio.register_namespace(SupervisorNamespace("/supervisor", ctx))
     sio.register_namespace(QueueNamespace("/queue", ctx))
+    sio.register_namespace(CallbackNamespace("/callback", ctx))
 
     async def reassert() -> None:
         """The shared store forgot this process (taken for dead, or it lost its data):
@@ -108,7 +113,12 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
 
     service.reassert = reassert
     service.on_started = ctx.metrics.session_started
-    service.on_closed = ctx.metrics.session_closed
+
+    def closed(record: ContactRecord, written: bool) -> None:
+        ctx.metrics.session_closed(record, written)
+        worklist.session_closed(record, written)
+
+    service.on_closed = closed
     emitter = Emitter(ctx)
     service.notify = emitter
     service.evict = emitter.evict
@@ -125,4 +135,13 @@ def create_signaling(settings: Settings, service: SessionService, staff_auth: St
     dropin.on_change = pusher.poke
     dropin.on_finished = ctx.metrics.dropin_finished
     service.on_activity = dropin.session_activity
+
+    async def to_callback(callback_id: str, event: str, data: dict[str, Any]) -> None:
+        await sio.emit(event, data, to=callback_room(callback_id), namespace="/callback")
+
+    async def to_team(team: str, event: str, data: dict[str, Any]) -> None:
+        await sio.emit(event, data, to=counsellors_room(TeamId(team)), namespace="/staff")
+
+    worklist.to_callback, worklist.to_team = to_callback, to_team
+    worklist.on_change = pusher.poke
     return ctx, pusher

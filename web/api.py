@@ -54,7 +54,7 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # Python's json would take NaN and Infinity
 
 
-def _time(value: Any, key: str, default: float) -> float:
+def time_value(value: Any, key: str, default: float) -> float:
     if value is None:
         return default
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -119,7 +119,7 @@ async def create_session(request: web.Request) -> web.Response:
     if not isinstance(team, str) or not TEAM.fullmatch(team):
         raise BadInput("team must be a team id")
     service = request.app[SERVICE]
-    start = _time(d.get("planned_start"), "planned_start", service.now())
+    start = time_value(d.get("planned_start"), "planned_start", service.now())
     created = await service.create(
         who, TeamId(team), CustomerRef(ref), start, Channel(channel)
     )
@@ -263,8 +263,8 @@ async def contacts(request: web.Request) -> web.Response:
     who = await staff(request, Role.COUNSELLOR, Role.SUPERVISOR)
     service = request.app[SERVICE]
     now = service.now()
-    since = _time(_number(request.query.get("from")), "from", now - 86400)
-    until = _time(_number(request.query.get("to")), "to", now + 1)
+    since = time_value(_number(request.query.get("from")), "from", now - 86400)
+    until = time_value(_number(request.query.get("to")), "to", now + 1)
     if who.has(Role.ADMIN):
         rows = await service.contacts.contacts(since, until)
     elif who.has(Role.SUPERVISOR):

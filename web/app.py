@@ -11,15 +11,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from broker.callbacks import CallbackPolicy
 from broker.config import Settings
 from broker.contactlog.base import ContactLog
 from broker.contactlog.postgres import PostgresContactLog
 from broker.contactlog.sqlite import SqliteContactLog
 from broker.credentials import TokenIssuer
-from broker.dropin import DropInPolicy, DropInService
+from broker.dropin import LANGUAGES, DropInPolicy, DropInService
+from broker.holidays import parse_holidays
 from broker.rollup import RollupBasis
 from broker.service import SessionService
 from broker.session import Policy
@@ -27,10 +30,12 @@ from broker.staffauth import staff_auth_for
 from broker.store.memory import MemoryStore
 from broker.store.redis import RedisStore
 from broker.webhooks import WebhookEvents
+from broker.worklist import Calendar, Worklist
 from signaling.server import create_signaling
-from web import api, openapi, pages, retention
+from web import api, openapi, pages, reports, retention
+from web import callbacks as callbacks_api
 from web import dropin as dropin_api
-from web.keys import DROPIN, SERVICE, SETTINGS, SIGNALING, STAFF_AUTH
+from web.keys import DROPIN, SERVICE, SETTINGS, SIGNALING, STAFF_AUTH, WORKLIST
 from web.middleware import error_middleware, refuse_compressed_signalling, security_headers
 from web.secrets_file import load_or_create_secret
 from web.webhooks import WebhookDeliverer
@@ -100,11 +105,19 @@ def create_app(settings: Settings) -> web.Application:
         handle_seconds=settings.dropin_handle_seconds, grace_seconds=settings.grace_seconds,
         timezone=settings.report_timezone))
     app[DROPIN] = dropin
-    ctx, pusher = create_signaling(settings, service, staff_auth, dropin)
+    calendar = Calendar(reports.opening_hours_of(settings.opening_hours),
+                        parse_holidays(settings.holidays), ZoneInfo(settings.report_timezone))
+    worklist = Worklist(service, calendar, CallbackPolicy(
+        max_attempts=settings.callback_max_attempts,
+        claim_seconds=settings.callback_claim_minutes * 60), topics=settings.dropin_topics,
+        languages=LANGUAGES)
+    app[WORKLIST] = worklist
+    ctx, pusher = create_signaling(settings, service, staff_auth, dropin, worklist)
     app[SIGNALING] = ctx
     ctx.sio.attach(app)
     api.setup(app)
     dropin_api.setup(app)
+    callbacks_api.setup(app)
     openapi.setup(app)
     pages.setup(app)
 
@@ -113,6 +126,9 @@ def create_app(settings: Settings) -> web.Application:
         await service.ensure_alone(settings.heartbeat_seconds)
         await service.recover()
         await staff_auth.prefetch()
+        settled = await worklist.reconcile()
+        if settled:
+            log.info("%d callback request(s) settled by calls that ended meanwhile", settled)
         loops = [asyncio.create_task(service.heartbeat_forever(settings.heartbeat_seconds))]
         if service.store.shared:  # several processes: reaper and live-load watcher
             loops.append(asyncio.create_task(service.reap_forever()))
@@ -121,6 +137,7 @@ def create_app(settings: Settings) -> web.Application:
             loops.append(asyncio.create_task(deliverer.run_forever()))
         loops.append(asyncio.create_task(retention.purge_forever(contacts, settings,
                                                                  service.now)))
+        loops.append(asyncio.create_task(worklist.refresh_forever()))
         log.info("broker ready on %s (node %s)", settings.base_url, service.node)
         yield
         for loop in loops:
@@ -129,6 +146,7 @@ def create_app(settings: Settings) -> web.Application:
                 await loop
         pusher.close()
         await dropin.close()
+        await worklist.close()
         await service.close()
         await service.retire()
         await contacts.close()

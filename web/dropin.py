@@ -39,9 +39,10 @@ def _team(request: web.Request) -> TeamId:
     return TeamId(team)
 
 
-def _limit(request: web.Request) -> None:
-    """A few new tickets per client address and minute (a family at one router queues
-    several people; a script does not fill the queue)."""
+def limit_new_entries(request: web.Request, what: str = "tickets") -> None:
+    """A few new tickets (and callback requests: one budget) per client address and
+    minute (a family at one router queues several people; a script does not fill the
+    queue or the worklist)."""
     buckets = request.app[_BUCKETS]
     key = client_key(request)
     bucket = buckets.get(key)
@@ -51,8 +52,8 @@ def _limit(request: web.Request) -> None:
         per_minute = request.app[SETTINGS].code_attempts_per_minute
         bucket = buckets[key] = TokenBucket(per_minute / 60, per_minute)
     if not bucket.take():
-        log.info("drop-in ticket refused: rate limited client=%s", key)
-        raise BrokerError(ErrorCode.RATE_LIMITED, "too many new tickets from your network")
+        log.info("new %s refused: rate limited client=%s", what, key)
+        raise BrokerError(ErrorCode.RATE_LIMITED, f"too many new {what} from your network")
 
 
 async def entry(request: web.Request) -> web.Response:
@@ -71,7 +72,7 @@ async def open_ticket(request: web.Request) -> web.Response:
     team = _team(request)
     dropin = request.app[DROPIN]
     dropin.check_enabled()
-    _limit(request)
+    limit_new_entries(request)
     d = await body(request, {"topic", "language", "capabilities"})
     caps = d.get("capabilities", {})
     if not isinstance(caps, dict) or set(caps) - {"webrtc", "camera", "microphone"} \

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from broker.callbacks import CallbackState, Outcome, Reach, Source
 from broker.credentials import ACCESS_CODE_DIGITS
 from broker.errors import BrokerError, ErrorCode
 from broker.report import GROUPS, NO_CHANNEL, SECONDS_KEYS
@@ -23,6 +24,7 @@ from broker.types import PROTOCOL_VERSION, Channel, EndReason, Kind, State
 from signaling.schemas import LANGUAGES, SESSION_ID, TICKET_ID
 from web import api, reports
 from web.auth import TEAM
+from web.callbacks import CALLBACK_ID
 
 PATH = "/api/openapi.json"
 Schema = dict[str, Any]
@@ -132,6 +134,11 @@ Security = list[dict[str, list[str]]]
 STAFF: Security = [{"staffBearer": []}]
 PUBLIC: Security = []
 CUSTOMER: Security = [{"customerBearer": []}]
+CALLBACK: Security = [{"callbackBearer": []}]
+STAFF_OR_PUBLIC: Security = [{}, {"staffBearer": []}]
+CALLBACK_PARAM: Schema = {"name": "callback", "in": "path", "required": True,
+                          "schema": {"type": "string",
+                                     "pattern": anchored(CALLBACK_ID.pattern)}}
 TEAM_PARAM: Schema = {"name": "team", "in": "path", "required": True, "schema": ref("TeamId")}
 STAFF_PARAM: Schema = {"name": "staff", "in": "path", "required": True,
                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"}}
@@ -173,6 +180,20 @@ SESSION_PROPERTIES: dict[str, Schema] = {
     "team": ref("TeamId"),
     "customer_ref": ref("CustomerRef"),
     "kind": {"type": "string", "enum": [str(k) for k in Kind]},
+}
+CALLBACK_VIEW: dict[str, Schema] = {
+    "callback": {"type": "string", "pattern": anchored(CALLBACK_ID.pattern)},
+    "state": {"type": "string", "enum": [str(c) for c in CallbackState]},
+    "team": ref("TeamId"),
+    "topic": ref("Topic"),
+    "language": ref("Language"),
+    "urgent": {"type": "boolean"},
+    "reach": {"type": "string", "enum": [str(r) for r in Reach]},
+    "deadline": TIME,
+    "window": nullable({"type": "array", "items": TIME, "minItems": 2, "maxItems": 2}),
+    "ringing": nullable(obj({"session": ref("SessionId"), "token": {"type": "string"}},
+                            description="a counsellor calls back by video now: the "
+                                        "session's customer token")),
 }
 LINK_PROPERTIES: dict[str, Schema] = {
     "customer_token": {"type": "string", "description": "the customer's JWT"},
@@ -235,7 +256,14 @@ def schemas() -> dict[str, Schema]:
         "waiting": COUNT,
         "oldest_wait_seconds": nullable(SECONDS),
         "counsellors": obj({"online": COUNT, "busy": COUNT, "free": COUNT}),
-    }, {"dropin": dropin_figures})
+    }, {"dropin": dropin_figures, "callbacks": obj({
+        "open": {**COUNT, "description": "requests not settled"},
+        "claimed": {**COUNT, "description": "of them, held by a counsellor right now"},
+        "due_today": {**COUNT, "description": "due by the end of today, not overdue"},
+        "overdue": COUNT,
+        "topics": {"type": "object", "propertyNames": {"enum": list(TOPICS)},
+                   "additionalProperties": COUNT},
+    }, description="the team's callback requests not settled")})
     number_or_null = nullable({"type": "number", "minimum": 0})
     rate = nullable({"type": "number", "minimum": 0, "maximum": 1})
     figures: dict[str, Schema] = {
@@ -358,6 +386,57 @@ def schemas() -> dict[str, Schema]:
             "estimate_seconds": {**nullable(COUNT), "description": "null: nobody who "
                                  "serves this topic and language is signed in"},
         }),
+        "CallbackRequest": obj({"team": ref("TeamId"), "topic": ref("Topic")}, {
+            "language": {**ref("Language"), "default": "de"},
+            "urgent": {"type": "boolean", "default": False,
+                       "description": "by the end of the working day (else two working "
+                                      "days)"},
+            "reach": {"type": "string", "enum": [str(r) for r in Reach],
+                      "default": str(Reach.PHONE)},
+            "phone": {"type": "string", "maxLength": 40,
+                      "description": "reach phone only: a German (0...) or international "
+                                     "(+...) number"},
+            "window": obj({"from": TIME_INPUT, "to": TIME_INPUT},
+                          description="the customer's preferred time, within 14 days"),
+            "source": {"type": "string", "enum": [str(Source.ENTRY), str(Source.OVERFLOW)],
+                       "description": "without a staff token; with one it is `api`"},
+            "consent": {"type": "boolean", "description": "must be true without a staff "
+                                                          "token: the customer agreed"},
+        }),
+        "CallbackState": obj(CALLBACK_VIEW, description="what the customer's personal page "
+                                                         "shows (never the number)"),
+        "CallbackCreated": obj({**CALLBACK_VIEW, "token": {
+            "type": "string", "description": "the personal link's JWT (/r#...)"},
+            "expires_at": TIME}),
+        "CallbackItem": obj({
+            "callback": {"type": "string", "pattern": anchored(CALLBACK_ID.pattern)},
+            "team": ref("TeamId"),
+            "topic": ref("Topic"),
+            "language": ref("Language"),
+            "urgent": {"type": "boolean"},
+            "reach": {"type": "string", "enum": [str(r) for r in Reach]},
+            "phone": {**nullable({"type": "string"}),
+                      "description": "whole for the counsellor holding the request, "
+                                     "masked for others; null for video"},
+            "window": nullable({"type": "array", "items": TIME, "minItems": 2,
+                                "maxItems": 2}),
+            "created_at": TIME,
+            "deadline": TIME,
+            "state": {"type": "string", "enum": ["open", "mine", "taken"]},
+            "status": {"type": "string", "enum": [str(c) for c in CallbackState]},
+            "attempts": {**COUNT, "description": "failed attempts so far"},
+            "last_outcome": nullable({"type": "string", "enum": [str(o) for o in Outcome]}),
+            "session": nullable(ref("SessionId")),
+            "claim_until": nullable(TIME),
+        }, description="a request as a counsellor sees it"),
+        "CallbackList": obj({"callbacks": {"type": "array", "items": ref("CallbackItem"),
+                                           "description": "earliest deadline first"},
+                             "now": TIME}),
+        "CallbackStarted": obj({"callback": ref("CallbackItem"), "session": ref("Session")}),
+        "CallbackAttempt": obj({"outcome": {"type": "string",
+                                            "enum": [str(o) for o in Outcome]}}),
+        "CallbackAttempts": obj({"attempts": {"type": "array", "items": obj({
+            "at": TIME, "outcome": {"type": "string", "enum": [str(o) for o in Outcome]}})}}),
         "Skills": obj({
             "staff": {"type": "string"},
             "set": {"type": "boolean", "description": "false: nothing set yet, these are "
@@ -507,6 +586,76 @@ def paths() -> dict[str, Schema]:
                             "`/queue` socket with the ticket's token (docs/protocol.md).",
             ),
         },
+        "/api/callbacks": {
+            "post": operation(
+                "requestCallback", "A customer asks to be called back", "callbacks",
+                STAFF_OR_PUBLIC,
+                {**ok("CallbackCreated", "The request, its deadline and the personal link's "
+                      "token", 201), **errors(400, 401, 403, 413, 429)},
+                requestBody=json_body("CallbackRequest"),
+                description="Public (limited per client address, consent required), or "
+                            "with a staff token (a counsellor or a contact form's account: "
+                            "source `api`, not limited).",
+            ),
+            "get": operation(
+                "listCallbacks", "The caller's callback worklist", "callbacks", STAFF,
+                {**ok("CallbackList", "Requests of the counsellor's teams, topics and "
+                      "languages, and those they hold"), **errors(401, 403)},
+                description="Counsellors.",
+            ),
+        },
+        "/api/callbacks/mine": {
+            "get": operation(
+                "getMyCallback", "The customer's request, as their personal page shows it",
+                "callbacks", CALLBACK, {**ok("CallbackState", "The request"),
+                                        **errors(401, 404)},
+            ),
+            "delete": operation(
+                "withdrawCallback", "The customer withdraws the request", "callbacks",
+                CALLBACK, {**ok("CallbackState", "The request, cancelled (a settled one "
+                                "stays as it was)"), **errors(401, 404)},
+            ),
+        },
+        **{f"/api/callbacks/{{callback}}/{step}": {"post": operation(
+            op, summary, "callbacks", STAFF,
+            {**ok("CallbackItem", "The request as it is now"),
+             **errors(400, 401, 403, 404, 409)},
+            parameters=[CALLBACK_PARAM], description=text,
+        )} for step, op, summary, text in (
+            ("claim", "claimCallback", "Claim a request (exactly one counsellor gets it)",
+             "409 `callback_taken` if someone else holds it, `callback_settled` if it is "
+             "settled. Claiming one's own again renews the claim."),
+            ("release", "releaseCallback", "Give a claimed request back untried",
+             "Not while a call for it is going on."),
+        )},
+        "/api/callbacks/{callback}/start": {"post": operation(
+            "startCallback", "Call the customer back: a session of kind callback starts",
+            "callbacks", STAFF,
+            {**ok("CallbackStarted", "The request and the new session", 201),
+             **errors(400, 401, 403, 404, 409)},
+            parameters=[CALLBACK_PARAM],
+            description="By video the customer's personal page rings with the session's "
+                        "link; by phone the counsellor dials and reports `phone_connected`. "
+                        "The end of the call settles the request (talked: done; nobody "
+                        "came: a failed attempt).",
+        )},
+        "/api/callbacks/{callback}/attempts": {
+            "post": operation(
+                "recordCallbackAttempt", "Record an attempt by the counsellor holding it",
+                "callbacks", STAFF,
+                {**ok("CallbackItem", "The request as it is now", 201),
+                 **errors(400, 401, 403, 404, 409, 413)},
+                parameters=[CALLBACK_PARAM], requestBody=json_body("CallbackAttempt"),
+                description="reached: done; wrong_number: unreached at once; not_reached: "
+                            "back on the list, unreached after CB_CALLBACK_MAX_ATTEMPTS. A "
+                            "call started for it that has not begun is called off.",
+            ),
+            "get": operation(
+                "listCallbackAttempts", "The attempts made so far", "callbacks", STAFF,
+                {**ok("CallbackAttempts", "Oldest first"), **errors(400, 401, 403, 404)},
+                parameters=[CALLBACK_PARAM],
+            ),
+        },
         "/api/staff/{staff}/skills": {
             "get": operation(
                 "getSkills", "A counsellor's drop-in skills", "dropin", STAFF,
@@ -629,12 +778,15 @@ def document() -> Schema:
                            "answered 405 with an `Allow` header.",
         },
         "tags": [{"name": t} for t in ("sessions", "links", "supervision", "dropin",
-                                        "service")],
+                                        "callbacks", "service")],
         "paths": paths(),
         "components": {
             "securitySchemes": {"customerBearer": {
                 "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                 "description": "The customer link's token (the part after `/j#`).",
+            }, "callbackBearer": {
+                "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                "description": "A callback request's personal link token (after `/r#`).",
             }, "staffBearer": {
                 "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                 "description": "A staff token: ours (HS256, `counselling-broker token`) or "

@@ -1,5 +1,6 @@
 """Retention: contact records are deleted a configured number of days after the day they
 ended (`CB_RETENTION_DAYS`, 90 by default); their figures stay in the daily roll-up.
+Settled callback requests go by the same rule.
 
 Every process runs the same loop: the delete is idempotent, so several at once only repeat
 each other's work. `counselling-broker purge` does one round by hand.
@@ -28,9 +29,14 @@ async def purge_once(contacts: ContactLog, settings: Settings, now: float) -> in
     tz = ZoneInfo(settings.report_timezone)
     cutoff = retention_cutoff(now, settings.retention_days, tz)
     deleted = await contacts.purge_contacts(cutoff)
+    day = datetime.fromtimestamp(cutoff, tz).date().isoformat()
     if deleted:
         log.info("retention: %s contact records that ended before %s deleted (their daily "
-                 "totals stay)", deleted, datetime.fromtimestamp(cutoff, tz).date().isoformat())
+                 "totals stay)", deleted, day)
+    # settled callback requests (their phone numbers went when they were settled)
+    requests = await contacts.purge_callbacks(cutoff)
+    if requests:
+        log.info("retention: %s callback requests settled before %s deleted", requests, day)
     return deleted
 
 

@@ -23,8 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
+from broker.callbacks import (
+    Attempt,
+    CallbackRequest,
+    CallbackState,
+    Change,
+    Outcome,
+    Reach,
+    Source,
+)
 from broker.record import ContactRecord
 from broker.rollup import COUNTERS, KEY_COLUMNS, RollupColumns
 from broker.routing import Skills
@@ -85,6 +95,41 @@ def skills_from_columns(teams: str, topics: str, languages: str) -> Skills:
         return frozenset(x for x in text.split(",") if x)
 
     return Skills(split(teams), split(topics), split(languages))
+
+
+CALLBACK_COLUMNS = (
+    "id", "team", "topic", "language", "urgent", "reach", "contact", "window_from",
+    "window_to", "source", "created_at", "deadline", "state", "claimed_by", "claim_until",
+    "attempts", "session_id", "closed_at", "outcome",
+)
+ATTEMPT_COLUMNS = ("callback_id", "at", "staff", "outcome", "session_id")
+# not settled (the worklist, the supervisors' figures): few rows, read whole
+UNSETTLED = "state IN ('open', 'claimed')"
+
+
+def callback_values(r: CallbackRequest) -> tuple[Any, ...]:
+    """A request as the row's values, in CALLBACK_COLUMNS order (urgent as a bool)."""
+    return tuple(getattr(r, c) if not isinstance(getattr(r, c), StrEnum)
+                 else str(getattr(r, c)) for c in CALLBACK_COLUMNS)
+
+
+def callback_from_row(row: Mapping[str, Any]) -> CallbackRequest:
+    d = {c: row[c] for c in CALLBACK_COLUMNS}
+    d["urgent"] = bool(d["urgent"])
+    d["reach"] = Reach(d["reach"])
+    d["source"] = Source(d["source"])
+    d["state"] = CallbackState(d["state"])
+    d["outcome"] = None if d["outcome"] is None else Outcome(d["outcome"])
+    return CallbackRequest(**d)
+
+
+def attempt_values(a: Attempt) -> tuple[Any, ...]:
+    return (a.callback_id, a.at, a.staff, str(a.outcome), a.session_id)
+
+
+def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
+    return Attempt(row["callback_id"], row["at"], row["staff"], Outcome(row["outcome"]),
+                   row["session_id"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +252,34 @@ class ContactLog(Protocol):
         self, since: float, until: float, teams: frozenset[str] | None = None,
         counsellor: str | None = None,
     ) -> list[dict[str, Any]]: ...
+
+    # ------------------------------------------------------------ callback requests
+
+    async def add_callback(self, request: CallbackRequest) -> None: ...
+
+    async def callback(self, callback_id: str) -> CallbackRequest | None: ...
+
+    async def change_callback(self, callback_id: str,
+                              step: Callable[[CallbackRequest], Change]) -> CallbackRequest:
+        """Apply one step (`broker.callbacks`) to the row under its lock, and write the row
+        and the attempt it records in one transaction: concurrent steps on one request are
+        ordered, each sees the one before. NotFound if there is no such request; whatever
+        the step raises leaves the row as it was."""
+
+    async def unsettled_callbacks(self, teams: frozenset[str] | None = None
+                                  ) -> list[CallbackRequest]:
+        """Open and claimed requests (of these teams), earliest deadline first."""
+
+    async def callback_of_session(self, session_id: str) -> CallbackRequest | None: ...
+
+    async def callbacks_closed(self, since: float, until: float,
+                               teams: frozenset[str] | None = None) -> list[CallbackRequest]:
+        """Requests settled in [since, until), for reports."""
+
+    async def callback_attempts(self, callback_id: str) -> list[Attempt]: ...
+
+    async def purge_callbacks(self, closed_before: float) -> int:
+        """Delete settled requests (and their attempts) closed before this time."""
 
     # ------------------------------------------------------------ webhook outbox
 

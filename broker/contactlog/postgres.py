@@ -22,16 +22,24 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
+from broker.callbacks import Attempt, CallbackRequest, Change
 from broker.contactlog.base import (
+    ATTEMPT_COLUMNS,
+    CALLBACK_COLUMNS,
     CONTACT_COLUMNS,
     GAVE_UP,
     OUTBOX_COLUMNS,
     OUTBOX_HEAD,
     PENDING,
     ROLLUP_COLUMNS,
+    UNSETTLED,
     LoggedEvent,
     OutboxEntry,
     OutboxRow,
+    attempt_from_row,
+    attempt_values,
+    callback_from_row,
+    callback_values,
     contact_from_columns,
     contact_values,
     outbox_row,
@@ -41,7 +49,7 @@ from broker.contactlog.base import (
     skills_from_columns,
     skills_to_columns,
 )
-from broker.errors import Conflict, ContactLogUnavailable
+from broker.errors import Conflict, ContactLogUnavailable, NotFound
 from broker.record import ContactRecord
 from broker.rollup import (
     DEFAULT_BASIS,
@@ -184,6 +192,46 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 6: callback requests and their attempts
+    (
+        """
+        CREATE TABLE callbacks (
+            id          text PRIMARY KEY,
+            team        text NOT NULL,
+            topic       text NOT NULL,
+            language    text NOT NULL,
+            urgent      boolean NOT NULL,
+            reach       text NOT NULL,
+            contact     text,
+            window_from double precision,
+            window_to   double precision,
+            source      text NOT NULL,
+            created_at  double precision NOT NULL,
+            deadline    double precision NOT NULL,
+            state       text NOT NULL,
+            claimed_by  text,
+            claim_until double precision,
+            attempts    integer NOT NULL,
+            session_id  text,
+            closed_at   double precision,
+            outcome     text
+        )
+        """,
+        "CREATE INDEX callbacks_unsettled ON callbacks (deadline) "
+        "WHERE state IN ('open', 'claimed')",
+        "CREATE INDEX callbacks_by_session ON callbacks (session_id)",
+        "CREATE INDEX callbacks_by_close ON callbacks (closed_at)",
+        """
+        CREATE TABLE callback_attempts (
+            callback_id text NOT NULL REFERENCES callbacks (id) ON DELETE CASCADE,
+            at          double precision NOT NULL,
+            staff       text NOT NULL,
+            outcome     text NOT NULL,
+            session_id  text
+        )
+        """,
+        "CREATE INDEX callback_attempts_of ON callback_attempts (callback_id, at)",
+    ),
 )
 
 # pg_advisory_lock key held while migrating: one per database, whatever the process.
@@ -191,6 +239,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 MIGRATION_LOCK = int.from_bytes(b"cbschema", "big") & 0x7FFF_FFFF_FFFF_FFFF
 # waiting for another process's migration, or running one, may take longer than a query
 MIGRATION_TIMEOUT = 600.0
+
+def _marks(n: int, first: int = 1) -> str:
+    return ", ".join(f"${i}" for i in range(first, first + n))
+
+
+_CALLBACK_SELECT = f"SELECT {', '.join(CALLBACK_COLUMNS)} FROM callbacks"  # noqa: S608
+_CALLBACK_INSERT = (f"INSERT INTO callbacks ({', '.join(CALLBACK_COLUMNS)}) "  # noqa: S608
+                    f"VALUES ({_marks(len(CALLBACK_COLUMNS))})")
+_CALLBACK_UPDATE = ("UPDATE callbacks SET "  # noqa: S608
+                    + ", ".join(f"{c} = ${i}" for i, c in enumerate(CALLBACK_COLUMNS[1:], 2))
+                    + " WHERE id = $1")
+_ATTEMPT_INSERT = (f"INSERT INTO callback_attempts ({', '.join(ATTEMPT_COLUMNS)}) "  # noqa: S608
+                   f"VALUES ({_marks(len(ATTEMPT_COLUMNS))})")
 
 _SELECT_CONTACTS = f"SELECT {', '.join(CONTACT_COLUMNS)}, satisfaction FROM contacts"  # noqa: S608
 _INSERT_CONTACT = (
@@ -600,6 +661,72 @@ class PostgresContactLog:
         async with self._connection() as conn:
             status = await conn.execute("DELETE FROM contacts WHERE ended_at < $1",
                                         ended_before)
+        return int(status.rsplit(" ", 1)[-1])
+
+    # ------------------------------------------------------------ callback requests
+
+    async def add_callback(self, request: CallbackRequest) -> None:
+        async with self._connection() as conn:
+            await conn.execute(_CALLBACK_INSERT, *callback_values(request))
+
+    async def callback(self, callback_id: str) -> CallbackRequest | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(f"{_CALLBACK_SELECT} WHERE id = $1", callback_id)
+        return None if row is None else callback_from_row(row)
+
+    async def change_callback(self, callback_id: str,
+                              step: Callable[[CallbackRequest], Change]) -> CallbackRequest:
+        async with self._connection() as conn, conn.transaction():
+            # FOR UPDATE: a concurrent step on this row waits here and then reads ours
+            row = await conn.fetchrow(f"{_CALLBACK_SELECT} WHERE id = $1 FOR UPDATE",
+                                      callback_id)
+            if row is None:
+                raise NotFound("callback request")
+            before = callback_from_row(row)
+            change = step(before)
+            if change.request != before:
+                await conn.execute(_CALLBACK_UPDATE, *callback_values(change.request))
+            if change.attempt is not None:
+                await conn.execute(_ATTEMPT_INSERT, *attempt_values(change.attempt))
+        return change.request
+
+    async def unsettled_callbacks(self, teams: frozenset[str] | None = None
+                                  ) -> list[CallbackRequest]:
+        sql, args = f"{_CALLBACK_SELECT} WHERE {UNSETTLED}", []
+        if teams is not None:
+            sql += " AND team = ANY($1::text[])"
+            args.append(sorted(teams))
+        async with self._connection() as conn:
+            rows = await conn.fetch(sql + " ORDER BY deadline, created_at", *args)
+        return [callback_from_row(r) for r in rows]
+
+    async def callback_of_session(self, session_id: str) -> CallbackRequest | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(f"{_CALLBACK_SELECT} WHERE session_id = $1", session_id)
+        return None if row is None else callback_from_row(row)
+
+    async def callbacks_closed(self, since: float, until: float,
+                               teams: frozenset[str] | None = None) -> list[CallbackRequest]:
+        sql = f"{_CALLBACK_SELECT} WHERE closed_at >= $1 AND closed_at < $2"
+        args: list[Any] = [since, until]
+        if teams is not None:
+            sql += " AND team = ANY($3::text[])"
+            args.append(sorted(teams))
+        async with self._connection() as conn:
+            rows = await conn.fetch(sql + " ORDER BY closed_at", *args)
+        return [callback_from_row(r) for r in rows]
+
+    async def callback_attempts(self, callback_id: str) -> list[Attempt]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM callback_attempts "  # noqa: S608
+                "WHERE callback_id = $1 ORDER BY at", callback_id)
+        return [attempt_from_row(r) for r in rows]
+
+    async def purge_callbacks(self, closed_before: float) -> int:
+        async with self._connection() as conn:
+            status = await conn.execute("DELETE FROM callbacks WHERE closed_at < $1",
+                                        closed_before)
         return int(status.rsplit(" ", 1)[-1])
 
     # ------------------------------------------------------------ webhook outbox

@@ -17,16 +17,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from broker.callbacks import Attempt, CallbackRequest, Change
 from broker.contactlog.base import (
+    ATTEMPT_COLUMNS,
+    CALLBACK_COLUMNS,
     CONTACT_COLUMNS,
     GAVE_UP,
     OUTBOX_COLUMNS,
     OUTBOX_HEAD,
     PENDING,
     ROLLUP_COLUMNS,
+    UNSETTLED,
     LoggedEvent,
     OutboxEntry,
     OutboxRow,
+    attempt_from_row,
+    attempt_values,
+    callback_from_row,
+    callback_values,
     contact_from_columns,
     contact_values,
     outbox_row,
@@ -36,7 +44,7 @@ from broker.contactlog.base import (
     skills_from_columns,
     skills_to_columns,
 )
-from broker.errors import Conflict
+from broker.errors import Conflict, NotFound
 from broker.record import ContactRecord
 from broker.rollup import (
     DEFAULT_BASIS,
@@ -190,7 +198,56 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 6: callback requests and their attempts (broker/callbacks.py); `contact` is the
+    # sealed phone number, emptied when the request is settled
+    (
+        """
+        CREATE TABLE callbacks (
+            id          TEXT PRIMARY KEY,
+            team        TEXT NOT NULL,
+            topic       TEXT NOT NULL,
+            language    TEXT NOT NULL,
+            urgent      INTEGER NOT NULL,
+            reach       TEXT NOT NULL,
+            contact     TEXT,
+            window_from REAL,
+            window_to   REAL,
+            source      TEXT NOT NULL,
+            created_at  REAL NOT NULL,
+            deadline    REAL NOT NULL,
+            state       TEXT NOT NULL,
+            claimed_by  TEXT,
+            claim_until REAL,
+            attempts    INTEGER NOT NULL,
+            session_id  TEXT,
+            closed_at   REAL,
+            outcome     TEXT
+        )
+        """,
+        "CREATE INDEX callbacks_unsettled ON callbacks (deadline) "
+        "WHERE state IN ('open', 'claimed')",
+        "CREATE INDEX callbacks_by_session ON callbacks (session_id)",
+        "CREATE INDEX callbacks_by_close ON callbacks (closed_at)",
+        """
+        CREATE TABLE callback_attempts (
+            callback_id TEXT NOT NULL REFERENCES callbacks (id) ON DELETE CASCADE,
+            at          REAL NOT NULL,
+            staff       TEXT NOT NULL,
+            outcome     TEXT NOT NULL,
+            session_id  TEXT
+        )
+        """,
+        "CREATE INDEX callback_attempts_of ON callback_attempts (callback_id, at)",
+    ),
 )
+
+_CALLBACK_SELECT = f"SELECT {', '.join(CALLBACK_COLUMNS)} FROM callbacks"  # noqa: S608
+_CALLBACK_INSERT = (f"INSERT INTO callbacks ({', '.join(CALLBACK_COLUMNS)}) "  # noqa: S608
+                    f"VALUES ({','.join('?' * len(CALLBACK_COLUMNS))})")
+_CALLBACK_UPDATE = ("UPDATE callbacks SET "  # noqa: S608
+                    + ", ".join(f"{c} = ?" for c in CALLBACK_COLUMNS[1:]) + " WHERE id = ?")
+_ATTEMPT_INSERT = (f"INSERT INTO callback_attempts ({', '.join(ATTEMPT_COLUMNS)}) "  # noqa: S608
+                   f"VALUES ({','.join('?' * len(ATTEMPT_COLUMNS))})")
 
 _INSERT_OUTBOX = (
     "INSERT INTO webhook_outbox (event_id, session_id, type, at, url, body, next_at) "
@@ -531,6 +588,98 @@ class SqliteContactLog:
             with db:
                 return db.execute("DELETE FROM contacts WHERE ended_at < ?",
                                   (ended_before,)).rowcount
+
+        return await self._run(write)
+
+    # ------------------------------------------------------------ callback requests
+
+    async def add_callback(self, request: CallbackRequest) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute(_CALLBACK_INSERT, callback_values(request))
+
+        await self._run(write)
+
+    async def callback(self, callback_id: str) -> CallbackRequest | None:
+        def read(db: sqlite3.Connection) -> CallbackRequest | None:
+            row = db.execute(f"{_CALLBACK_SELECT} WHERE id = ?", (callback_id,)).fetchone()
+            return None if row is None else callback_from_row(row)
+
+        return await self._run(read)
+
+    async def change_callback(self, callback_id: str,
+                              step: Callable[[CallbackRequest], Change]) -> CallbackRequest:
+        def write(db: sqlite3.Connection) -> CallbackRequest:
+            # IMMEDIATE: the write lock before the read, so another process (or a tool on the
+            # same file) cannot change the row between them
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(f"{_CALLBACK_SELECT} WHERE id = ?", (callback_id,)).fetchone()
+                if row is None:
+                    raise NotFound("callback request")
+                before = callback_from_row(row)
+                change = step(before)
+                if change.request != before:
+                    values = callback_values(change.request)
+                    db.execute(_CALLBACK_UPDATE, (*values[1:], callback_id))
+                if change.attempt is not None:
+                    db.execute(_ATTEMPT_INSERT, attempt_values(change.attempt))
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+            return change.request
+
+        return await self._run(write)
+
+    async def unsettled_callbacks(self, teams: frozenset[str] | None = None
+                                  ) -> list[CallbackRequest]:
+        sql, args = f"{_CALLBACK_SELECT} WHERE {UNSETTLED}", list(sorted(teams or ()))
+        if teams is not None:
+            sql += f" AND team IN ({','.join('?' * len(teams))})"
+        sql += " ORDER BY deadline, created_at"
+
+        def read(db: sqlite3.Connection) -> list[CallbackRequest]:
+            return [callback_from_row(r) for r in db.execute(sql, args)]
+
+        return await self._run(read)
+
+    async def callback_of_session(self, session_id: str) -> CallbackRequest | None:
+        def read(db: sqlite3.Connection) -> CallbackRequest | None:
+            row = db.execute(f"{_CALLBACK_SELECT} WHERE session_id = ?",
+                             (session_id,)).fetchone()
+            return None if row is None else callback_from_row(row)
+
+        return await self._run(read)
+
+    async def callbacks_closed(self, since: float, until: float,
+                               teams: frozenset[str] | None = None) -> list[CallbackRequest]:
+        sql = f"{_CALLBACK_SELECT} WHERE closed_at >= ? AND closed_at < ?"
+        args: list[Any] = [since, until]
+        if teams is not None:
+            sql += f" AND team IN ({','.join('?' * len(teams))})"
+            args += sorted(teams)
+
+        def read(db: sqlite3.Connection) -> list[CallbackRequest]:
+            return [callback_from_row(r) for r in db.execute(sql + " ORDER BY closed_at", args)]
+
+        return await self._run(read)
+
+    async def callback_attempts(self, callback_id: str) -> list[Attempt]:
+        def read(db: sqlite3.Connection) -> list[Attempt]:
+            rows = db.execute(f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM callback_attempts "  # noqa: S608
+                              "WHERE callback_id = ? ORDER BY at", (callback_id,))
+            return [attempt_from_row(r) for r in rows]
+
+        return await self._run(read)
+
+    async def purge_callbacks(self, closed_before: float) -> int:
+        def write(db: sqlite3.Connection) -> int:
+            with db:
+                db.execute("DELETE FROM callback_attempts WHERE callback_id IN "
+                           "(SELECT id FROM callbacks WHERE closed_at < ?)", (closed_before,))
+                return db.execute("DELETE FROM callbacks WHERE closed_at < ?",
+                                  (closed_before,)).rowcount
 
         return await self._run(write)
 

@@ -22,7 +22,7 @@ from signaling import schemas
 from signaling.auth import read_auth, refuse
 from signaling.context import Conn
 from signaling.namespaces.base import RoleNamespace
-from signaling.rooms import customer_room, staff_room
+from signaling.rooms import counsellors_room, customer_room, staff_room
 
 log = logging.getLogger("signaling.staff")
 
@@ -44,6 +44,8 @@ class StaffNamespace(RoleNamespace):
         self.admit(sid, Conn(Role.COUNSELLOR, self.ctx.bucket(), address=address, staff=who))
         self.ctx.staff_sids.add(sid)
         await self.enter_room(sid, staff_room(who.staff_id))
+        for team in who.teams:  # their teams' callback worklists
+            await self.enter_room(sid, counsellors_room(team))
         await self.emit("welcome", {**self._welcome(who, sessions), "dropin": dropin}, to=sid)
         if first:
             await self._tell_early_customers(sessions, present=True)
@@ -155,7 +157,9 @@ class StaffNamespace(RoleNamespace):
 
     async def handle_phone_connected(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:
         d = schemas.payload(data, {"session"})
-        s = await self._own(conn, d, active=True)
+        s = await self._own(conn, d, active=False)
+        if s.state is not State.ACTIVE:  # reached by phone first: this tab holds the call
+            self.ctx.call_sid[s.id] = sid
         s = await self.ctx.service.apply(s.id, PhoneConnected())
         return {"channel": str(s.channel)}
 

@@ -99,11 +99,14 @@ def test_error_codes_are_the_brokers() -> None:
 
 def test_every_staff_operation_declares_the_bearer_scheme() -> None:
     public = {"/api/join", "/api/config", PATH, "/healthz", "/api/dropin/{team}"}
-    customer = {"/api/rating"}  # with the customer link's token
+    customer = {"/api/rating": "customerBearer",  # with the customer link's token
+                "/api/callbacks/mine": "callbackBearer"}  # with the personal link's
+    either = {("/api/callbacks", "post")}  # a customer, or a counsellor noting a call
     for path, method in DOCUMENTED:
         security = DOC["paths"][path][method]["security"]
         want: list[dict[str, list[str]]] = (
-            [] if path in public else [{"customerBearer": []}] if path in customer
+            [] if path in public else [{customer[path]: []}] if path in customer
+            else [{}, {"staffBearer": []}] if (path, method) in either
             else [{"staffBearer": []}])
         assert security == want, (path, method)
         if security:
@@ -132,10 +135,11 @@ class Checker:
 
     async def call(self, method: str, template: str, token: str | None = None, *,
                    session: str | None = None, json_body: Any = None, raw: bytes | None = None,
-                   query: dict[str, str] | None = None, expect: int | None = None) -> Any:
+                   query: dict[str, str] | None = None, expect: int | None = None,
+                   callback: str = "") -> Any:
         """Send, check against the document, and return the JSON body."""
         url = self.broker.url + template.replace("{session}", session or "").replace(
-            "{team}", "t1").replace("{staff}", "c1")
+            "{team}", "t1").replace("{staff}", "c1").replace("{callback}", callback)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if raw is not None:
             headers["Content-Type"] = "application/json"
@@ -261,6 +265,42 @@ async def test_a_whole_session_validates_against_the_document(make_broker: MakeB
     load = await c.call("GET", "/api/load", sup, expect=200)
     assert load["teams"]["t1"]["dropin"]["topics"]["benefits"]["waiting"] == 1
 
+    # callback requests: asked for, worked, withdrawn
+    asked = await c.call("POST", "/api/callbacks", json_body={
+        "team": "t1", "topic": "benefits", "reach": "phone", "phone": "030 1234567",
+        "urgent": True, "consent": True, "window": {"from": time.time() + 60,
+                                                    "to": "2099-01-01T10:00:00+01:00"}},
+        expect=400)  # a window past 14 days
+    asked = await c.call("POST", "/api/callbacks", json_body={
+        "team": "t1", "topic": "benefits", "reach": "phone", "phone": "030 1234567",
+        "urgent": True, "consent": True}, expect=201)
+    cid = asked["callback"]
+    await c.call("GET", "/api/callbacks/mine", asked["token"], expect=200)
+    listed = await c.call("GET", "/api/callbacks", staff, expect=200)
+    assert [i["callback"] for i in listed["callbacks"]] == [cid]
+    await c.call("POST", "/api/callbacks/{callback}/claim", staff, callback=cid, expect=200)
+    await c.call("POST", "/api/callbacks/{callback}/claim", broker.staff_token("c2"),
+                 callback=cid, expect=409)
+    await c.call("POST", "/api/callbacks/{callback}/release", staff, callback=cid,
+                 expect=200)
+    await c.call("POST", "/api/callbacks/{callback}/claim", staff, callback=cid, expect=200)
+    started = await c.call("POST", "/api/callbacks/{callback}/start", staff, callback=cid,
+                           expect=201)
+    assert started["session"]["kind"] == "callback"
+    await c.call("POST", "/api/callbacks/{callback}/attempts", staff, callback=cid,
+                 json_body={"outcome": "not_reached"}, expect=201)
+    tried = await c.call("GET", "/api/callbacks/{callback}/attempts", staff, callback=cid,
+                         expect=200)
+    assert [a["outcome"] for a in tried["attempts"]] == ["not_reached"]
+    noted = await c.call("POST", "/api/callbacks", staff, json_body={
+        "team": "t1", "topic": "general", "reach": "video"}, expect=201)
+    await c.call("DELETE", "/api/callbacks/mine", noted["token"], expect=200)
+    await c.call("GET", "/api/callbacks/mine", staff, expect=401)
+    await c.call("POST", "/api/callbacks/{callback}/claim", staff, callback="nope-nope-nope",
+                 expect=404)
+    load = await c.call("GET", "/api/load", sup, expect=200)
+    assert load["teams"]["t1"]["callbacks"]["open"] == 1
+
     # every documented operation answered its success status at least once
     successes = {(p, m) for p, m, status in c.seen if status < 300}
     assert successes == DOCUMENTED, DOCUMENTED - successes
@@ -333,9 +373,12 @@ async def test_staff_operations_refuse_without_a_token(broker: Broker) -> None:
         operation = DOC["paths"][path][method]
         body = {"customer_ref": "K-1"} if path == "/api/sessions" else {"code": "1"}
         got = await c.call(method.upper(), path, session=A_SESSION_ID,
+                           callback="no-such-callback",
                            json_body=body if "requestBody" in operation else None)
         unauthenticated = got.get("error", {}).get("code") == "unauthenticated"
-        assert unauthenticated == bool(operation["security"]), (method, path, got)
+        token_optional = {} in operation["security"]
+        assert unauthenticated == bool(operation["security"] and not token_optional), (
+            method, path, got)
 
 
 async def _undocumented_methods(broker: Broker) -> list[tuple[str, str, int, Any, set[str]]]:
@@ -347,7 +390,8 @@ async def _undocumented_methods(broker: Broker) -> list[tuple[str, str, int, Any
             listed = {m for m in item if m in METHODS}
             for method in sorted({"get", "post", "put", "patch", "delete"} - listed):
                 url = broker.url + path.replace("{session}", A_SESSION_ID).replace(
-                    "{team}", "t1").replace("{staff}", "c1")
+                    "{team}", "t1").replace("{staff}", "c1").replace("{callback}",
+                                                                     "no-such-callback")
                 async with http.request(method.upper(), url,
                                         headers={"Authorization": f"Bearer {staff}"}) as resp:
                     body = await resp.json() if path.startswith("/api/") else None

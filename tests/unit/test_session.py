@@ -153,6 +153,7 @@ ROWS: list[tuple[State, Input, State]] = [
     (S, SAMPLES[Cancel], State.CANCELLED),
     (S, SAMPLES[RevokeLink], S),
     (S, SAMPLES[Tick], S),
+    (S, SAMPLES[PhoneConnected], A),
     (W, SAMPLES[CustomerJoined], W),
     (W, SAMPLES[Admit], A),
     (W, SAMPLES[Disconnected], W),
@@ -161,6 +162,7 @@ ROWS: list[tuple[State, Input, State]] = [
     (W, SAMPLES[Cancel], State.CANCELLED),
     (W, SAMPLES[RevokeLink], W),
     (W, SAMPLES[Tick], W),
+    (W, SAMPLES[PhoneConnected], A),
     (A, SAMPLES[CustomerJoined], A),
     (A, SAMPLES[MediaReported], A),
     (A, SAMPLES[SwitchChannel], A),
@@ -422,6 +424,35 @@ def test_phone_connected_without_switch_switches_implicitly() -> None:
     assert last.data["channel"] == "phone"
     assert last.data["segment_open"] is True
     assert last.data["pin"] == CODE
+
+
+def test_reached_by_phone_first_begins_the_call_on_the_phone() -> None:
+    """A callback by phone: the counsellor's word that the customer answered admits them,
+    and the phone segment runs from then; a planned phone call is no fallback."""
+    s = new_session(planned=Channel.PHONE)
+    effects = s.handle(PhoneConnected(), T0 + 40)
+    assert s.state is State.ACTIVE
+    assert s.admitted_at == T0 + 40
+    assert segs(s) == [(Channel.PHONE, T0 + 40, None)]
+    assert s.fallback_used is False
+    assert notices(effects, "start")[0].data["proposed_channel"] == "phone"
+    assert notices(effects, "channel")[-1].data["segment_open"] is True
+    # the customer is not in the browser: only the counsellor's connection keeps it alive
+    s.handle(Disconnected(Role.CUSTOMER), T0 + 50)
+    s.handle(Tick(), T0 + 50 + POLICY.grace_seconds + 1)
+    assert s.state is State.ACTIVE
+    s.handle(End(), T0 + 340)
+    assert s.seconds_by_channel() == {"video": 0.0, "audio": 0.0, "phone": 300.0}
+
+
+def test_a_waiting_customer_called_instead_counts_as_a_fallback() -> None:
+    """A customer waiting for a video call whom the counsellor phones instead: the phone
+    is a step down from the plan."""
+    s = waiting_session()
+    s.handle(PhoneConnected(), T0 + 30)
+    assert s.state is State.ACTIVE
+    assert s.channel is Channel.PHONE
+    assert s.fallback_used is True
 
 
 def test_repeated_phone_connected_keeps_one_phone_segment() -> None:
