@@ -163,7 +163,8 @@ async def part_two(waiting: int, counsellors: int, seconds: float, pause: float)
                 "CB_MAX_CONNECTIONS_PER_ADDRESS": "1000000",
                 "CB_EVENTS_PER_SECOND": "1000", "CB_EVENT_BURST": "10000",
                 "CB_DROPIN_OFFER_SECONDS": "3600", "CB_DROPIN_TOPICS": ",".join(TOPICS),
-                "CB_GRACE_SECONDS": "3600"}  # tickets without a page stay (no pages here)
+                "CB_GRACE_SECONDS": "3600",  # tickets without a page stay (no pages here)
+                "CB_DROPIN_HOURS": "always"}  # whatever hour the benchmark runs
     async with broker_process(settings) as (url, pid), aiohttp.ClientSession() as http:
         auth = {"Authorization": f"Bearer {admin}"}
         for i in range(counsellors):

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broker.holidays import HolidaysError, parse_holidays
+from broker.hours import OpeningHoursError, parse_opening_hours
 from broker.routing import TOPICS
 
 PREFIX = "CB_"
@@ -93,6 +94,9 @@ class Settings:
     dropin_handle_seconds: float = 900.0
     # a customer is offered a callback instead of a wait longer than this (estimated)
     dropin_max_wait_seconds: float = 1800.0
+    # when drop-ins queue (outside: a callback is offered instead); empty: the opening
+    # hours (and not on holidays); "always": round the clock
+    dropin_hours: str = ""
     # public holidays: a federal state's code (NW, BE, BY, ...) and/or extra closing days
     # as ISO dates, comma-separated; empty: the nationwide holidays only. With the opening
     # hours they make the working days that callback deadlines are counted in
@@ -236,6 +240,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
            settings.dropin_handle_seconds) <= 0 or settings.dropin_wrap_up_seconds < 0:
         raise ConfigError(f"{PREFIX}DROPIN_OFFER_SECONDS, _TARGET_SECONDS and "
                           "_HANDLE_SECONDS must be > 0, _WRAP_UP_SECONDS >= 0")
+    if settings.dropin_hours not in ("", "always"):
+        try:
+            parse_opening_hours(settings.dropin_hours)
+        except OpeningHoursError as err:
+            raise ConfigError(f"{PREFIX}DROPIN_HOURS: {err}") from None
     if settings.dropin_max_wait_seconds <= 0:
         raise ConfigError(f"{PREFIX}DROPIN_MAX_WAIT_SECONDS must be > 0")
     try:

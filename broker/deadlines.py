@@ -36,6 +36,7 @@ go backwards. Both only matter with opening hours at night.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -169,3 +170,21 @@ def due_today(deadline: datetime, now: datetime, tz: ZoneInfo) -> bool:
 def overdue(deadline: datetime, now: datetime) -> bool:
     """The deadline has passed; a callback at the deadline itself is in time."""
     return now > deadline
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """When a team works (opening hours, holidays, zone): deadlines are counted in its
+    working days, and drop-ins wait only while it is open."""
+
+    hours: OpeningHours
+    holidays: Holidays
+    tz: ZoneInfo
+
+    def deadline(self, at: float, urgent: bool) -> float:
+        when = datetime.fromtimestamp(at, self.tz)
+        return callback_deadline(when, urgent, self.hours, self.holidays, self.tz).timestamp()
+
+    def open_at(self, at: float) -> bool:
+        local = datetime.fromtimestamp(at, self.tz)
+        return not self.holidays.is_holiday(local.date()) and self.hours.open_at(local)

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from broker.credentials import StaffPrincipal, TicketPrincipal
+from broker.deadlines import Calendar
 from broker.errors import BadInput, BrokerError, ErrorCode, NotFound
 from broker.routing import (
     TOPICS,
@@ -61,6 +62,7 @@ class DropInPolicy:
     handle_seconds: float = 900.0  # a conversation's usual length, for the estimated wait
     ticket_hours: float = 8.0
     grace_seconds: float = 30.0  # a customer whose page is gone this long left the queue
+    max_wait_seconds: float = 1800.0  # a longer estimated wait: a callback is offered
     timezone: str = "Europe/Berlin"  # "today" of the service level
 
 
@@ -94,9 +96,11 @@ class DropInUnavailable(BrokerError):
 
 
 class DropInService:
-    def __init__(self, sessions: SessionService, policy: DropInPolicy | None = None) -> None:
+    def __init__(self, sessions: SessionService, policy: DropInPolicy | None = None,
+                 calendar: Calendar | None = None) -> None:
         self.sessions = sessions
         self.policy = policy or DropInPolicy()
+        self.calendar = calendar  # None: drop-ins at any hour
         self.dispatcher = Dispatcher(offer_seconds=self.policy.offer_seconds,
                                      wrap_up_seconds=self.policy.wrap_up_seconds,
                                      target_seconds=self.policy.target_seconds)
@@ -127,14 +131,42 @@ class DropInService:
 
     # ------------------------------------------------------------ customers
 
-    async def open_ticket(self, team: TeamId, topic: str, language: str, *, camera: bool,
-                          microphone: bool, webrtc: bool = True) -> dict[str, Any]:
-        """A customer queues: their ticket (and its token) and their place."""
-        self.check_enabled()
+    def check_choice(self, topic: str, language: str) -> None:
         if topic not in self.policy.topics:
             raise BadInput(f"topic must be one of {', '.join(self.policy.topics)}")
         if language not in LANGUAGES:
             raise BadInput(f"language must be one of {', '.join(LANGUAGES)}")
+
+    def is_open(self) -> bool:
+        return self.calendar is None or self.calendar.open_at(self.now())
+
+    def overflow(self, team: TeamId, topic: str, language: str) -> dict[str, Any]:
+        """Whether a customer asking now is better offered a callback: `closed` (outside
+        the team's hours: nobody waits then), `nobody` (no counsellor for the topic and
+        language is taking drop-ins), `wait` (the estimated wait passes the limit); null:
+        waiting is fine. Only `closed` refuses a ticket: in the other cases the customer
+        may still choose to wait."""
+        self.check_choice(topic, language)
+        if not self.is_open():
+            return {"overflow": "closed", "estimate_seconds": None}
+        queue: Queue = (team, topic, language)
+        servers = self.dispatcher.servers(queue)
+        estimate = self._estimate(queue, len(self.dispatcher.queue_of(queue)) + 1, servers)
+        reason = None
+        if estimate is None:
+            reason = "nobody"
+        elif estimate > self.policy.max_wait_seconds:
+            reason = "wait"
+        return {"overflow": reason, "estimate_seconds": estimate}
+
+    async def open_ticket(self, team: TeamId, topic: str, language: str, *, camera: bool,
+                          microphone: bool, webrtc: bool = True) -> dict[str, Any]:
+        """A customer queues: their ticket (and its token) and their place."""
+        self.check_enabled()
+        self.check_choice(topic, language)
+        if not self.is_open():
+            raise BrokerError(ErrorCode.QUEUE_CLOSED, "the team takes drop-ins during its "
+                              "opening hours: ask for a callback instead")
         now = self.now()
         tid = TicketId(secrets.token_urlsafe(12))
         principal = TicketPrincipal(tid, team, topic, language, now,

@@ -17,11 +17,8 @@ import base64
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -29,11 +26,9 @@ from broker import callbacks as cb
 from broker.callbacks import CallbackPolicy, CallbackRequest, Outcome, Reach, Source
 from broker.contactlog.base import ContactLog
 from broker.credentials import CallbackPrincipal, StaffPrincipal
-from broker.deadlines import callback_deadline
+from broker.deadlines import Calendar
 from broker.errors import AccessDenied, BadInput, BrokerError, ErrorCode, NotFound
 from broker.events import Cancel
-from broker.holidays import Holidays
-from broker.hours import OpeningHours
 from broker.record import ContactRecord
 from broker.routing import Skills
 from broker.service import SessionService
@@ -46,19 +41,6 @@ Sink = Callable[[str, str, dict[str, Any]], Awaitable[None]]  # (to, event, data
 # how often the supervisors' callback figures are read again from the database (other
 # processes' changes, and "due today" moving with the clock)
 FIGURES_SECONDS = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Calendar:
-    """When the team works: deadlines are counted in its working days."""
-
-    hours: OpeningHours
-    holidays: Holidays
-    tz: ZoneInfo
-
-    def deadline(self, at: float, urgent: bool) -> float:
-        when = datetime.fromtimestamp(at, self.tz)
-        return callback_deadline(when, urgent, self.hours, self.holidays, self.tz).timestamp()
 
 
 class PhoneSeal:

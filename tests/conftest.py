@@ -153,6 +153,8 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir, "secret": SECRET, "grace_seconds": 30.0,
         "load_push_interval": 0.05, "heartbeat_seconds": 0.2,
+        # drop-ins queue at any hour the tests run (tests of closed hours set their own)
+        "dropin_hours": "always",
     }
     values.update(overrides)
     return load_settings(environ={}, **values)

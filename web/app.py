@@ -21,8 +21,10 @@ from broker.contactlog.base import ContactLog
 from broker.contactlog.postgres import PostgresContactLog
 from broker.contactlog.sqlite import SqliteContactLog
 from broker.credentials import TokenIssuer
+from broker.deadlines import Calendar
 from broker.dropin import LANGUAGES, DropInPolicy, DropInService
 from broker.holidays import parse_holidays
+from broker.hours import parse_opening_hours
 from broker.rollup import RollupBasis
 from broker.service import SessionService
 from broker.session import Policy
@@ -30,7 +32,7 @@ from broker.staffauth import staff_auth_for
 from broker.store.memory import MemoryStore
 from broker.store.redis import RedisStore
 from broker.webhooks import WebhookEvents
-from broker.worklist import Calendar, Worklist
+from broker.worklist import Worklist
 from signaling.server import create_signaling
 from web import api, openapi, pages, reports, retention
 from web import callbacks as callbacks_api
@@ -98,15 +100,19 @@ def create_app(settings: Settings) -> web.Application:
     app[SERVICE] = service
     staff_auth = staff_auth_for(settings, issuer, service.now)
     app[STAFF_AUTH] = staff_auth
+    holidays, tz = parse_holidays(settings.holidays), ZoneInfo(settings.report_timezone)
+    calendar = Calendar(reports.opening_hours_of(settings.opening_hours), holidays, tz)
+    dropin_calendar = None if settings.dropin_hours == "always" else Calendar(
+        parse_opening_hours(settings.dropin_hours), holidays, tz) if settings.dropin_hours \
+        else calendar
     dropin = DropInService(service, DropInPolicy(
         topics=settings.dropin_topics, offer_seconds=settings.dropin_offer_seconds,
         wrap_up_seconds=settings.dropin_wrap_up_seconds,
         target_seconds=settings.dropin_target_seconds,
         handle_seconds=settings.dropin_handle_seconds, grace_seconds=settings.grace_seconds,
-        timezone=settings.report_timezone))
+        max_wait_seconds=settings.dropin_max_wait_seconds,
+        timezone=settings.report_timezone), dropin_calendar)
     app[DROPIN] = dropin
-    calendar = Calendar(reports.opening_hours_of(settings.opening_hours),
-                        parse_holidays(settings.holidays), ZoneInfo(settings.report_timezone))
     worklist = Worklist(service, calendar, CallbackPolicy(
         max_attempts=settings.callback_max_attempts,
         claim_seconds=settings.callback_claim_minutes * 60), topics=settings.dropin_topics,

@@ -57,15 +57,23 @@ def limit_new_entries(request: web.Request, what: str = "tickets") -> None:
 
 
 async def entry(request: web.Request) -> web.Response:
-    """What the entry page offers: topics, languages, and whether anyone of the team is
-    taking drop-ins right now (the page then says so before the customer queues)."""
+    """What the entry page offers: topics, languages, whether the team is open and anyone
+    of it is taking drop-ins right now; with `?topic=&language=`, whether a customer with
+    that wish is better offered a callback (`overflow`) and their estimated wait."""
     team = _team(request)
     dropin = request.app[DROPIN]
     dropin.check_enabled()
     staffed = any(team in a.teams and a.presence is not Presence.AWAY
                   for a in dropin.dispatcher.agents.values())
-    return web.json_response({"team": team, "topics": list(dropin.policy.topics),
-                              "languages": list(LANGUAGES), "staffed": staffed})
+    out: dict[str, Any] = {"team": team, "topics": list(dropin.policy.topics),
+                           "languages": list(LANGUAGES), "staffed": staffed,
+                           "open": dropin.is_open()}
+    query = request.query
+    if set(query) - {"topic", "language"}:
+        raise BadInput("the query may hold topic and language only")
+    if "topic" in query:
+        out.update(dropin.overflow(team, query["topic"], query.get("language", "de")))
+    return web.json_response(out)
 
 
 async def open_ticket(request: web.Request) -> web.Response:

@@ -367,6 +367,15 @@ def schemas() -> dict[str, Schema]:
             "languages": {"type": "array", "items": ref("Language")},
             "staffed": {"type": "boolean",
                         "description": "someone of the team takes drop-ins right now"},
+            "open": {"type": "boolean", "description": "within the team's opening hours "
+                                                       "and not a holiday: tickets are taken"},
+        }, {
+            "overflow": {**nullable({"type": "string", "enum": ["closed", "nobody", "wait"]}),
+                         "description": "with ?topic=: a callback is better (closed: no "
+                                        "waiting now; nobody: no counsellor for it is "
+                                        "taking drop-ins; wait: the estimate passes "
+                                        "CB_DROPIN_MAX_WAIT_SECONDS)"},
+            "estimate_seconds": nullable(COUNT),
         }),
         "DropInRequest": obj({"topic": ref("Topic")}, {
             "language": {**ref("Language"), "default": "de"},
@@ -573,17 +582,22 @@ def paths() -> dict[str, Schema]:
                 "getDropInEntry", "What a team's drop-in entry page offers", "dropin", PUBLIC,
                 {**ok("DropInEntry", "Topics, languages, and whether anyone is taking "
                       "drop-ins"), **errors(400, 503)},
-                parameters=[TEAM_PARAM],
+                parameters=[TEAM_PARAM,
+                            {"name": "topic", "in": "query", "required": False,
+                             "schema": ref("Topic")},
+                            {"name": "language", "in": "query", "required": False,
+                             "schema": ref("Language")}],
                 description="503 `unavailable` while the broker runs as several processes.",
             ),
             "post": operation(
                 "openTicket", "Queue a customer without an appointment", "dropin", PUBLIC,
                 {**ok("Ticket", "The ticket and the customer's place", 201),
-                 **errors(400, 413, 429, 503)},
+                 **errors(400, 409, 413, 429, 503)},
                 parameters=[TEAM_PARAM],
                 requestBody=json_body("DropInRequest"),
                 description="Limited per client address. The customer then waits on the "
-                            "`/queue` socket with the ticket's token (docs/protocol.md).",
+                            "`/queue` socket with the ticket's token (docs/protocol.md). "
+                            "409 `queue_closed` outside the team's opening hours.",
             ),
         },
         "/api/callbacks": {

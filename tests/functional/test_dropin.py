@@ -350,3 +350,43 @@ async def test_capabilities_plan_the_channel_and_every_page_hears_a_leave(
             "position": 1}.items() <= state.items()
     assert (await tab_a.call("leave"))["state"] == "left"
     assert (await tab_b.next("dropin_left"))["state"] == "left"
+
+
+def closed_all_day() -> str:
+    """Opening hours that leave out today (so it is closed now, whatever the hour)."""
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    today = time.gmtime().tm_wday  # the broker reads hours in UTC here
+    return f"{days[(today + 1) % 7]} 08:00-18:00"
+
+
+async def test_outside_hours_a_callback_is_offered_instead(make_broker: MakeBroker) -> None:
+    broker = await make_broker(dropin_hours=closed_all_day(), report_timezone="UTC", **FAST)
+    status, entry = await broker.http("GET", "/api/dropin/t1?topic=benefits&language=de")
+    assert status == 200
+    assert (entry["open"], entry["overflow"], entry["estimate_seconds"]) == (
+        False, "closed", None)
+    status, refused = await broker.http("POST", "/api/dropin/t1", json={
+        "topic": "benefits", "language": "de", "capabilities": CAPS})
+    assert (status, refused["error"]["code"]) == (409, "queue_closed")
+
+
+async def test_nobody_signed_in_or_a_long_wait_offers_a_callback(
+        make_broker: MakeBroker) -> None:
+    """Waiting stays possible: the customer may choose it."""
+    broker = await make_broker(dropin_handle_seconds=600, dropin_max_wait_seconds=900, **FAST)
+    path = "/api/dropin/t1?topic=benefits&language=de"
+    _, entry = await broker.http("GET", path)
+    assert (entry["open"], entry["overflow"], entry["estimate_seconds"]) == (True, "nobody", None)
+    await console(broker)  # one counsellor: 600 s per customer ahead
+    _, entry = await broker.http("GET", path)
+    assert (entry["overflow"], entry["estimate_seconds"]) == (None, 600)
+    await queue(broker)
+    _, entry = await broker.http("GET", path)  # the first is being offered: 2nd in line
+    assert (entry["overflow"], entry["estimate_seconds"]) == ("wait", 1200)
+    _, other = await broker.http("GET", "/api/dropin/t1?topic=benefits&language=ar")
+    assert other["overflow"] == "nobody"  # nobody speaks Arabic
+    await queue(broker)  # still allowed to wait
+    status, bad = await broker.http("GET", "/api/dropin/t1?topic=astrology")
+    assert (status, bad["error"]["code"]) == (400, "bad_request")
+    status, bad = await broker.http("GET", "/api/dropin/t1?nonsense=1")
+    assert status == 400
