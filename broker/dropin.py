@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from broker.credentials import StaffPrincipal, TicketPrincipal
 from broker.deadlines import Calendar
 from broker.errors import BadInput, BrokerError, ErrorCode, NotFound
+from broker.queue_report import Wait
 from broker.routing import (
     TOPICS,
     Change,
@@ -270,7 +271,7 @@ class DropInService:
             self._left[tid] = now
             t = self.dispatcher.tickets[tid]
             await self._apply(self.dispatcher.leave(tid, now))
-            self._finished(t.team, False, now - t.joined_at)
+            self._finished(t, False, now)
             await self._send(self.to_ticket, tid, "dropin_left", {"state": "left"})
         log.info("drop-in ticket left (%s)", "page gone" if gone else "by choice")
         return {"state": "left"}
@@ -326,7 +327,7 @@ class DropInService:
                 who, t.team, CustomerRef(f"drop-in-{tid[:8]}"), now, channel, Kind.DROP_IN)
             await self._apply(self.dispatcher.accept(tid, who.staff_id, created.session.id,
                                                      now))
-            self._finished(t.team, True, now - t.joined_at)
+            self._finished(t, True, now)
             self._waiting.pop(tid, None)
             self._answered[tid] = (created.customer_token, now)
             await self._send(self.to_ticket, tid, "dropin_answered",
@@ -378,9 +379,20 @@ class DropInService:
 
     # ------------------------------------------------------------ inside
 
-    def _finished(self, team: TeamId, answered: bool, waited: float) -> None:
+    def _finished(self, t: Ticket, answered: bool, now: float) -> None:
+        """A wait ended: into the metrics, and into the contact log for reports (a wait lost
+        to a crash of the log's write is one customer fewer in a report, not a wrong one)."""
         if self.on_finished is not None:
-            self.on_finished(team, answered, waited)
+            self.on_finished(t.team, answered, now - t.joined_at)
+        wait = Wait(t.team, t.topic, t.language, t.joined_at, now, answered)
+
+        async def keep() -> None:
+            try:
+                await self.sessions.contacts.add_wait(wait)
+            except Exception:
+                log.warning("a finished drop-in wait was not kept for reports")
+
+        self._spawn(keep())
 
     def check_enabled(self) -> None:
         if not self.enabled:

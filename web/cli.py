@@ -107,7 +107,8 @@ async def print_report(settings: Settings, args: argparse.Namespace) -> None:
             contacts, since=since, until=until, timezone=settings.report_timezone,
             group_by=group_by, hours=hours,
             teams=None if args.team is None else frozenset({args.team}),
-            kept_since=retention_cutoff(time.time(), settings.retention_days, tz))
+            kept_since=retention_cutoff(time.time(), settings.retention_days, tz),
+            target_seconds=settings.dropin_target_seconds)
     finally:
         await contacts.close()
     if args.format == "json":

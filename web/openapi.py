@@ -348,6 +348,21 @@ def schemas() -> dict[str, Schema]:
             "rows": {"type": "array", "items": ref("ReportRow"),
                      "description": "groups holding at least one record, sorted"},
             "total": ref("ReportFigures"),
+            "queues": {"type": "object", "additionalProperties": obj({
+                "dropins": obj({
+                    "answered": COUNT, "abandoned": COUNT, "answered_in_target": COUNT,
+                    "service_level": {**rate, "description": "answered within the target "
+                                      "wait (CB_DROPIN_TARGET_SECONDS) / answered"},
+                    "abandonment_rate": {**rate, "description": "abandoned / ended waits"},
+                    "wait_seconds": obj({"mean": number_or_null, "p90": number_or_null}),
+                }, description="drop-in waits that ended in the period"),
+                "callbacks": obj({
+                    "done": COUNT, "unreached": COUNT, "cancelled": COUNT,
+                    "done_in_time": COUNT,
+                    "in_time_rate": {**rate, "description": "done by the deadline / done"},
+                }, description="callback requests settled in the period"),
+            }), "description": "per team: the drop-in queue and the callback requests "
+                               "(docs/protocol.md 5.2)"},
         }),
         "Load": obj({
             "at": TIME,

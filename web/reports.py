@@ -24,6 +24,7 @@ from broker.config import ConfigError
 from broker.contactlog.base import ContactLog
 from broker.credentials import StaffPrincipal
 from broker.errors import AccessDenied, BadInput, ErrorCode
+from broker.queue_report import queue_figures
 from broker.report import (
     OpeningHours,
     OpeningHoursError,
@@ -122,11 +123,13 @@ def filename(since: float, until: float, tz: ZoneInfo) -> str:
 
 async def report_of(contacts: ContactLog, *, since: float, until: float, timezone: str,
                     group_by: Sequence[str], hours: OpeningHours,
-                    teams: frozenset[str] | None, kept_since: float) -> dict[str, Any]:
+                    teams: frozenset[str] | None, kept_since: float,
+                    target_seconds: float = 120.0) -> dict[str, Any]:
     """The report: the roll-up rows of the period's whole days, the single records of the
     rest (`broker.report.plan`). Records that ended before `kept_since` are deleted, so a
     report that needs them is refused rather than silently short. Computed off the event
-    loop: a long period is many rows."""
+    loop: a long period is many rows. Beside the contacts, per team, how the drop-in queue
+    and the callback requests went (`broker.queue_report`)."""
     tz = ZoneInfo(timezone)
     where = plan(since, until, tz, by_counsellor="counsellor" in group_by)
     if any(a < kept_since for a, _ in where.records):
@@ -142,10 +145,16 @@ async def report_of(contacts: ContactLog, *, since: float, until: float, timezon
         for a, b in where.records:
             records += await contacts.contacts(a, b, teams=teams)
 
+    waits = await contacts.waits(since, until, teams) if teams is None or teams else []
+    settled = (await contacts.callbacks_closed(since, until, teams)
+               if teams is None or teams else [])
+
     def compute() -> dict[str, Any]:
         rows = days + RollupColumns.of_rows([contribution(r, tz, hours) for r in records])
-        return report_from_rows(rows, since=since, until=until, timezone=timezone,
-                                group_by=group_by)
+        report = report_from_rows(rows, since=since, until=until, timezone=timezone,
+                                  group_by=group_by)
+        report["queues"] = queue_figures(waits, settled, target_seconds, teams or ())
+        return report
 
     return await asyncio.to_thread(compute)
 
@@ -194,7 +203,8 @@ async def reports(request: web.Request) -> web.Response:
                              timezone=settings.report_timezone, group_by=group_by,
                              hours=request.app[_HOURS], teams=teams,
                              kept_since=retention_cutoff(service.now(), settings.retention_days,
-                                                         tz))
+                                                         tz),
+                             target_seconds=settings.dropin_target_seconds)
     return render(report, fmt, tz)
 
 

@@ -35,6 +35,7 @@ from broker.callbacks import (
     Reach,
     Source,
 )
+from broker.queue_report import Wait
 from broker.record import ContactRecord
 from broker.rollup import COUNTERS, KEY_COLUMNS, RollupColumns
 from broker.routing import Skills
@@ -130,6 +131,14 @@ def attempt_values(a: Attempt) -> tuple[Any, ...]:
 def attempt_from_row(row: Mapping[str, Any]) -> Attempt:
     return Attempt(row["callback_id"], row["at"], row["staff"], Outcome(row["outcome"]),
                    row["session_id"])
+
+
+WAIT_COLUMNS = ("team", "topic", "language", "joined_at", "ended_at", "answered")
+
+
+def wait_from_row(row: Mapping[str, Any]) -> Wait:
+    return Wait(row["team"], row["topic"], row["language"], row["joined_at"],
+                row["ended_at"], bool(row["answered"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +288,17 @@ class ContactLog(Protocol):
     async def callback_attempts(self, callback_id: str) -> list[Attempt]: ...
 
     async def purge_callbacks(self, closed_before: float) -> int:
-        """Delete settled requests (and their attempts) closed before this time."""
+        """Delete settled requests (and their attempts) closed before this time, and the
+        drop-in waits that ended before it."""
+
+    # ------------------------------------------------------------ drop-in waits
+
+    async def add_wait(self, wait: Wait) -> None:
+        """A drop-in wait ended (answered or left): kept for reports, without who."""
+
+    async def waits(self, since: float, until: float,
+                    teams: frozenset[str] | None = None) -> list[Wait]:
+        """The waits that ended in [since, until)."""
 
     # ------------------------------------------------------------ webhook outbox
 

@@ -33,6 +33,7 @@ from broker.contactlog.base import (
     PENDING,
     ROLLUP_COLUMNS,
     UNSETTLED,
+    WAIT_COLUMNS,
     LoggedEvent,
     OutboxEntry,
     OutboxRow,
@@ -48,8 +49,10 @@ from broker.contactlog.base import (
     rollup_upsert,
     skills_from_columns,
     skills_to_columns,
+    wait_from_row,
 )
 from broker.errors import Conflict, ContactLogUnavailable, NotFound
+from broker.queue_report import Wait
 from broker.record import ContactRecord
 from broker.rollup import (
     DEFAULT_BASIS,
@@ -231,6 +234,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX callback_attempts_of ON callback_attempts (callback_id, at)",
+    ),
+    # 7: finished drop-in waits
+    (
+        """
+        CREATE TABLE dropin_waits (
+            team      text NOT NULL,
+            topic     text NOT NULL,
+            language  text NOT NULL,
+            joined_at double precision NOT NULL,
+            ended_at  double precision NOT NULL,
+            answered  boolean NOT NULL
+        )
+        """,
+        "CREATE INDEX dropin_waits_by_end ON dropin_waits (ended_at)",
     ),
 )
 
@@ -724,10 +741,32 @@ class PostgresContactLog:
         return [attempt_from_row(r) for r in rows]
 
     async def purge_callbacks(self, closed_before: float) -> int:
-        async with self._connection() as conn:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("DELETE FROM dropin_waits WHERE ended_at < $1", closed_before)
             status = await conn.execute("DELETE FROM callbacks WHERE closed_at < $1",
                                         closed_before)
         return int(status.rsplit(" ", 1)[-1])
+
+    # ------------------------------------------------------------ drop-in waits
+
+    async def add_wait(self, wait: Wait) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                f"INSERT INTO dropin_waits ({', '.join(WAIT_COLUMNS)}) "  # noqa: S608
+                f"VALUES ({_marks(len(WAIT_COLUMNS))})", wait.team, wait.topic, wait.language,
+                wait.joined_at, wait.ended_at, wait.answered)
+
+    async def waits(self, since: float, until: float,
+                    teams: frozenset[str] | None = None) -> list[Wait]:
+        sql = (f"SELECT {', '.join(WAIT_COLUMNS)} FROM dropin_waits "  # noqa: S608
+               "WHERE ended_at >= $1 AND ended_at < $2")
+        args: list[Any] = [since, until]
+        if teams is not None:
+            sql += " AND team = ANY($3::text[])"
+            args.append(sorted(teams))
+        async with self._connection() as conn:
+            rows = await conn.fetch(sql + " ORDER BY ended_at", *args)
+        return [wait_from_row(r) for r in rows]
 
     # ------------------------------------------------------------ webhook outbox
 

@@ -28,6 +28,7 @@ from broker.contactlog.base import (
     PENDING,
     ROLLUP_COLUMNS,
     UNSETTLED,
+    WAIT_COLUMNS,
     LoggedEvent,
     OutboxEntry,
     OutboxRow,
@@ -43,8 +44,10 @@ from broker.contactlog.base import (
     rollup_upsert,
     skills_from_columns,
     skills_to_columns,
+    wait_from_row,
 )
 from broker.errors import Conflict, NotFound
+from broker.queue_report import Wait
 from broker.record import ContactRecord
 from broker.rollup import (
     DEFAULT_BASIS,
@@ -238,6 +241,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX callback_attempts_of ON callback_attempts (callback_id, at)",
+    ),
+    # 7: finished drop-in waits, for the service level and abandonment in reports
+    (
+        """
+        CREATE TABLE dropin_waits (
+            team      TEXT NOT NULL,
+            topic     TEXT NOT NULL,
+            language  TEXT NOT NULL,
+            joined_at REAL NOT NULL,
+            ended_at  REAL NOT NULL,
+            answered  INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX dropin_waits_by_end ON dropin_waits (ended_at)",
     ),
 )
 
@@ -678,10 +695,37 @@ class SqliteContactLog:
             with db:
                 db.execute("DELETE FROM callback_attempts WHERE callback_id IN "
                            "(SELECT id FROM callbacks WHERE closed_at < ?)", (closed_before,))
+                db.execute("DELETE FROM dropin_waits WHERE ended_at < ?", (closed_before,))
                 return db.execute("DELETE FROM callbacks WHERE closed_at < ?",
                                   (closed_before,)).rowcount
 
         return await self._run(write)
+
+    # ------------------------------------------------------------ drop-in waits
+
+    async def add_wait(self, wait: Wait) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute(f"INSERT INTO dropin_waits ({', '.join(WAIT_COLUMNS)}) "  # noqa: S608
+                           "VALUES (?,?,?,?,?,?)", (wait.team, wait.topic, wait.language,
+                                                    wait.joined_at, wait.ended_at,
+                                                    int(wait.answered)))
+
+        await self._run(write)
+
+    async def waits(self, since: float, until: float,
+                    teams: frozenset[str] | None = None) -> list[Wait]:
+        sql = (f"SELECT {', '.join(WAIT_COLUMNS)} FROM dropin_waits "  # noqa: S608
+               "WHERE ended_at >= ? AND ended_at < ?")
+        args: list[Any] = [since, until]
+        if teams is not None:
+            sql += f" AND team IN ({','.join('?' * len(teams))})"
+            args += sorted(teams)
+
+        def read(db: sqlite3.Connection) -> list[Wait]:
+            return [wait_from_row(r) for r in db.execute(sql + " ORDER BY ended_at", args)]
+
+        return await self._run(read)
 
     # ------------------------------------------------------------ webhook outbox
 

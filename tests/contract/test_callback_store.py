@@ -21,6 +21,7 @@ from broker.callbacks import (
 )
 from broker.contactlog.base import ContactLog
 from broker.errors import ErrorCode, NotFound
+from broker.queue_report import Wait
 from broker.types import SessionId, StaffId, TeamId
 from tests.contract.conftest import Backend
 
@@ -138,3 +139,16 @@ async def test_retention_deletes_settled_requests_only(log: ContactLog) -> None:
     assert await log.callback("cb-0002-xyz") is None
     assert await log.callback_attempts("cb-0002-xyz") == []
     assert await log.callback("cb-0001-xyz") is not None  # open: never purged
+
+
+async def test_drop_in_waits_are_kept_for_reports_and_go_with_retention(
+        log: ContactLog) -> None:
+    waits = [Wait("t1", "benefits", "de", T0, T0 + 30, True),
+             Wait("t2", "general", "tr", T0 + 5, T0 + 90, False)]
+    for w in waits:
+        await log.add_wait(w)
+    assert await log.waits(T0, T0 + 100) == waits
+    assert await log.waits(T0, T0 + 100, frozenset({"t2"})) == waits[1:]
+    assert await log.waits(T0 + 31, T0 + 100) == waits[1:]
+    await log.purge_callbacks(T0 + 60)
+    assert await log.waits(T0, T0 + 100) == waits[1:]

@@ -390,3 +390,41 @@ async def test_nobody_signed_in_or_a_long_wait_offers_a_callback(
     assert (status, bad["error"]["code"]) == (400, "bad_request")
     status, bad = await broker.http("GET", "/api/dropin/t1?nonsense=1")
     assert status == 400
+
+
+async def test_a_report_tells_how_the_queue_and_the_callbacks_went(
+        broker: Broker) -> None:
+    """Two customers queue; one is answered, one leaves; a callback is done. The period's
+    report has the team's service level, abandonment and callbacks in time."""
+    k = await console(broker)
+    first, page = await queue(broker)
+    await page.next("queue_state")
+    offer = await k.next("dropin_offer")
+    assert (await k.call("dropin_accept", {"ticket": offer["ticket"]}))["ok"]
+    _second, other = await queue(broker)
+    await other.next("queue_state")
+    assert (await other.call("leave", {}))["state"] == "left"
+    c1 = broker.staff_token("c2")
+    status, asked = await broker.http("POST", "/api/callbacks", json={
+        "team": "t1", "topic": "benefits", "reach": "phone", "phone": "030 1234567",
+        "consent": True})
+    assert status == 201
+    cid = asked["callback"]
+    assert (await broker.http("POST", f"/api/callbacks/{cid}/claim", c1))[0] == 200
+    assert (await broker.http("POST", f"/api/callbacks/{cid}/attempts", c1,
+                              json={"outcome": "reached"}))[0] == 201
+    sup = broker.staff_token("s1", Role.SUPERVISOR)
+    day = time.strftime("%Y-%m-%d", time.localtime(time.time() - 86400))
+    later = time.strftime("%Y-%m-%d", time.localtime(time.time() + 2 * 86400))
+    for _ in range(50):  # the waits are written a moment after they end
+        status, report = await broker.http("GET", f"/api/reports?from={day}&to={later}", sup)
+        assert status == 200, report
+        d = report["queues"]["t1"]["dropins"]
+        if d["answered"] + d["abandoned"] == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert (d["answered"], d["abandoned"], d["answered_in_target"]) == (1, 1, 1)
+    assert (d["service_level"], d["abandonment_rate"]) == (1.0, 0.5)
+    c = report["queues"]["t1"]["callbacks"]
+    assert (c["done"], c["done_in_time"], c["in_time_rate"]) == (1, 1, 1.0)
+    assert first["ticket"] not in json.dumps(report)  # no ticket in a report
