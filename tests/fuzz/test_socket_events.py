@@ -37,8 +37,10 @@ import socketio
 from hypothesis import HealthCheck, assume, given, settings
 
 from broker.errors import ErrorCode
+from broker.events import End
 from broker.session import OUTCOMES
 from broker.types import Channel, Role, SessionId, State
+from signaling.namespaces.callback import CallbackNamespace
 from signaling.namespaces.customer import CustomerNamespace
 from signaling.namespaces.queue import QueueNamespace
 from signaling.namespaces.staff import StaffNamespace
@@ -55,7 +57,8 @@ def handlers(cls: type) -> set[str]:
 
 
 HANDLERS = {"/staff": handlers(StaffNamespace), "/customer": handlers(CustomerNamespace),
-            "/supervisor": handlers(SupervisorNamespace), "/queue": handlers(QueueNamespace)}
+            "/supervisor": handlers(SupervisorNamespace), "/queue": handlers(QueueNamespace),
+            "/callback": handlers(CallbackNamespace)}
 
 
 def fuzz_settings(examples: int) -> settings:
@@ -220,6 +223,10 @@ TICKET = weighted([(3, st.from_regex(r"[A-Za-z0-9_-]{8,64}", fullmatch=True)),
 
 def queue_payloads() -> dict[str, st.SearchStrategy[Any]]:
     return {"leave": EMPTY, "sync": EMPTY}
+
+
+def callback_payloads() -> dict[str, st.SearchStrategy[Any]]:
+    return {"withdraw": EMPTY, "sync": EMPTY}
 
 
 def token_field(tokens: dict[str, str]) -> st.SearchStrategy[Any]:
@@ -399,6 +406,12 @@ class World:
         elif outcome == "ok" and namespace == "/staff" and event == "cancel":
             assert sid == self.ids.scheduled, "only a scheduled session can be cancelled"
             self.ended[sid] = "cancelled"
+        elif outcome == "ok" and namespace == "/staff" and event == "phone_connected" \
+                and sid == self.ids.scheduled:
+            # reached by phone first: the scheduled session became a call; end it to go on
+            assert self.run(self.state(sid)) is State.ACTIVE
+            self.run(self.broker.service.apply(SessionId(sid), End()))
+            self.ended[sid] = "completed"
         if self.ids.active in self.ended:
             self.check_closed(self.ids.active)
             self.new_call()
@@ -479,6 +492,7 @@ def test_every_handler_has_a_payload_strategy() -> None:
     assert set(customer_payloads()) == HANDLERS["/customer"]
     assert set(supervisor_payloads({})) == HANDLERS["/supervisor"]
     assert set(queue_payloads()) | {"reauth"} == HANDLERS["/queue"]
+    assert set(callback_payloads()) | {"reauth"} == HANDLERS["/callback"]
 
 
 async def test_staff_events(make_broker: MakeBroker) -> None:
@@ -570,6 +584,41 @@ async def test_queue_events(make_broker: MakeBroker) -> None:
     await drive(prop)
     await asyncio.to_thread(world.check_contact_log)
     world.report("/queue")
+    assert world.sent > 0
+
+
+async def test_callback_page_events(make_broker: MakeBroker) -> None:
+    """A callback request's personal page: whatever it sends, the socket stays, it is
+    answered with a known code, the request changes only by a valid `withdraw`, and the
+    calls and records are untouched."""
+    world = await make_world(make_broker)
+    status, asked = await world.broker.http("POST", "/api/callbacks", json={
+        "team": "t1", "topic": "benefits", "reach": "video", "consent": True})
+    assert status == 201, asked
+    page = await world.broker.peer("/callback", {"token": asked["token"], "v": 1}).connect()
+    strategies = {**callback_payloads(), "reauth": st.fixed_dictionaries({"token": TEXT})}
+    withdrawn = False
+
+    @fuzz_settings(examples=150)
+    @given(data=st.data())
+    def prop(data: st.DataObject) -> None:
+        nonlocal withdrawn
+        event = data.draw(st.sampled_from(sorted(strategies)), label="event")
+        payload = data.draw(broken(strategies[event]), label="payload")
+        outcome = world.send(page, event, payload)
+        if event == "reauth":  # a staff event: never the page's
+            assert outcome != "ok"
+        withdrawn |= event == "withdraw" and outcome == "ok"
+        r = world.run(world.broker.service.contacts.callback(asked["callback"]))
+        assert r is not None
+        assert str(r.state) == ("cancelled" if withdrawn else "open")
+        world.after("/callback", event, payload, outcome)
+        world.alive(page)
+        world.alive(world.counsellor)
+
+    await drive(prop)
+    await asyncio.to_thread(world.check_contact_log)
+    world.report("/callback")
     assert world.sent > 0
 
 
