@@ -10,7 +10,7 @@ import pytest
 
 from broker import callbacks as cb
 from broker.callbacks import CallbackPolicy, CallbackRequest, CallbackState, Outcome, Reach, Source
-from broker.errors import BadInput, ErrorCode
+from broker.errors import BadInput, BrokerError, ErrorCode
 from broker.types import SessionId, StaffId, TeamId
 
 T0 = 1_790_000_000.0  # 2026-09-21 ... (a Monday), UTC
@@ -45,10 +45,10 @@ def test_a_call_holds_the_claim_until_it_ends() -> None:
     assert r.held_by(A, T0 + 10_000)  # long past the lease: the call holds it
     with pytest.raises(cb.Taken):
         cb.claim(r, B, T0 + 10_000, P)
-    with pytest.raises(cb.BrokerError) as busy:
+    with pytest.raises(BrokerError) as busy:
         cb.start(r, A, SessionId("s2"), T0 + 20)
     assert busy.value.code is ErrorCode.CONFLICT
-    with pytest.raises(cb.BrokerError):
+    with pytest.raises(BrokerError):
         cb.release(r, A, T0 + 20)
 
 
