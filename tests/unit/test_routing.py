@@ -299,3 +299,30 @@ def test_invariants_hold_whatever_happens(ops: list[tuple[Any, ...]]) -> None:
             if due is not None and due <= now:
                 d.tick(now)
         check_invariants(d)
+
+
+def test_a_scripted_morning_gives_the_supervisors_view() -> None:
+    """08:00 opening with two counsellors; customers arrive, are answered, one leaves,
+    one is answered late. The snapshot at 08:30, worked out by hand."""
+    d = Dispatcher(wrap_up_seconds=30, target_seconds=120)
+    m = 8 * 3600.0  # seconds of the morning, from midnight
+    agent(d, "anna", m)
+    agent(d, "ben", m + 1, topics=(BEN, PLACE))
+    d.new_day("2026-11-23")
+    ticket(d, "k1", m + 60)  # offered to anna (idle longest)
+    d.accept(TicketId("k1"), StaffId("anna"), SessionId("s1"), m + 70)  # 10 s
+    ticket(d, "k2", m + 100)  # ben
+    d.accept(TicketId("k2"), StaffId("ben"), SessionId("s2"), m + 115)  # 15 s
+    ticket(d, "k3", m + 200)  # everyone busy: waits
+    ticket(d, "k4", m + 210, topic=PLACE)
+    d.leave(TicketId("k3"), m + 400)  # gave up after 200 s
+    d.session_closed(StaffId("ben"), SessionId("s2"), m + 900)
+    d.tick(m + 930)  # ben back after wrap-up: offered k4 (he serves placement)
+    d.accept(TicketId("k4"), StaffId("ben"), SessionId("s4"), m + 935)  # waited 725 s
+    ticket(d, "k5", m + 1500)  # anna still busy, ben busy: waits
+    ticket(d, "k6", m + 1700, language="tr")  # nobody speaks Turkish
+    snap = d.snapshot(T1, m + 1800)
+    assert snap["today"] == {"answered": 3, "abandoned": 1, "service_level": 0.6667,
+                             "abandonment_rate": 0.25, "target_seconds": 120}
+    assert snap["presence"] == {"available": 0, "busy": 2, "wrap_up": 0, "away": 0}
+    assert snap["topics"] == {BEN: {"waiting": 2, "oldest_wait_seconds": 300.0}}
