@@ -7,18 +7,24 @@ a signed token that carries when they joined: after a restart of the broker, cus
 reconnect and queue again at their old places, and counsellors' consoles sign in again
 with the presence they had chosen.
 
-Live state is this process's memory: with several processes (`REDIS_URL`) drop-ins are
-refused for now (`unavailable`), rather than routed by each process on its own.
+One process keeps the routing state in memory. Several (`REDIS_URL`) share it in Redis:
+every change runs under one Redis lock, reads the state, changes it and writes it back
+(compared by version), so a counsellor on one process is offered a customer who queued on
+another, and exactly one accept of a customer wins. Each process watches the state's
+version and next deadline, so an offer expires and a wrap-up ends even when the process
+that made them is gone, and a restart of every process keeps the queues.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +48,7 @@ from broker.routing import (
     Withdrawn,
 )
 from broker.service import CreatedSession, SessionService
+from broker.store.base import ROUTING
 from broker.types import Channel, CustomerRef, Kind, SessionId, StaffId, State, TeamId
 
 log = logging.getLogger("broker.dropin")
@@ -75,9 +82,16 @@ class _Waiting:
     camera: bool | None  # None: not known (the ticket came back after a restart)
     microphone: bool | None
     webrtc: bool | None = None
-    online: int = 0
+    online: int = 0  # its pages connected, on every process
     told: tuple[int, int | None] | None = None  # the last (position, estimate) it heard
-    gone: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+    def to_list(self) -> list[Any]:
+        return [self.camera, self.microphone, self.webrtc, self.online,
+                None if self.told is None else list(self.told)]
+
+    @classmethod
+    def from_list(cls, d: list[Any]) -> _Waiting:
+        return cls(d[0], d[1], d[2], d[3], None if d[4] is None else (d[4][0], d[4][1]))
 
 
 def planned_channel(w: _Waiting | None) -> Channel:
@@ -88,12 +102,6 @@ def planned_channel(w: _Waiting | None) -> Channel:
     if w is not None and w.camera is False:
         return Channel.AUDIO
     return Channel.VIDEO
-
-
-class DropInUnavailable(BrokerError):
-    def __init__(self) -> None:
-        super().__init__(ErrorCode.UNAVAILABLE, "drop-ins need the broker to run as one "
-                         "process for now (REDIS_URL is set)")
 
 
 class DropInService:
@@ -114,21 +122,103 @@ class DropInService:
         self._tz = ZoneInfo(self.policy.timezone)
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
+        self._gone: dict[TicketId, asyncio.TimerHandle] = {}  # pages away: leave then
+        self._shared_version = -1  # of the shared state held here (-1: read it again)
+        self._saved = ""  # the shared state as last written or read
         self._waiting: dict[TicketId, _Waiting] = {}
         # ticket -> (its session's customer token, when); tickets that left -> when
         self._answered: dict[TicketId, tuple[str, float]] = {}
         self._left: dict[TicketId, float] = {}
-        self._staff: dict[StaffId, StaffPrincipal] = {}
+        self._staff: dict[StaffId, frozenset[TeamId]] = {}  # the teams of their sign-in
         self._moved: set[Queue] = set()
         self._push: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
-    def enabled(self) -> bool:
-        return not self.sessions.store.shared
+    def shared(self) -> bool:
+        return self.sessions.store.shared
 
     def now(self) -> float:
         return self.sessions.now()
+
+    # ------------------------------------------------------------ the state
+
+    @asynccontextmanager
+    async def _held(self, write: bool = True) -> AsyncIterator[None]:
+        """Hold the routing state: this process's lock, and with several processes the
+        shared one, with the state read first and (if it changed) written back after."""
+        async with self._lock:
+            if not self.shared:
+                yield
+                return
+            async with self.sessions.store.lock(ROUTING):
+                await self._read()
+                try:
+                    yield
+                except BaseException:
+                    self._shared_version = -1  # half-done: read it again next time
+                    raise
+                if write:
+                    await self._write()
+
+    def _state_text(self) -> str:
+        """The shared state as text; empty when there is nothing at all to keep (nobody
+        waits or takes part, no figures today): then nothing stays in Redis."""
+        d = self.dispatcher
+        if not (d.tickets or d.agents or d.today or self._waiting or self._answered
+                or self._left or self._staff):
+            return ""
+        return json.dumps({
+            "dispatcher": self.dispatcher.to_state(),
+            "waiting": {t: w.to_list() for t, w in self._waiting.items()},
+            "answered": self._answered, "left": self._left,
+            "staff": {s: sorted(t) for s, t in self._staff.items()},
+        }, separators=(",", ":"))
+
+    async def _read(self) -> None:
+        version, text = await self.sessions.store.routing_state()
+        if version == self._shared_version:
+            return
+        self._shared_version, self._saved = version, text or ""
+        state = json.loads(text) if text else {
+            "dispatcher": Dispatcher().to_state(), "waiting": {}, "answered": {}, "left": {},
+            "staff": {}}
+        self.dispatcher.restore(state["dispatcher"])
+        self._waiting = {TicketId(t): _Waiting.from_list(w)
+                         for t, w in state["waiting"].items()}
+        self._answered = {TicketId(t): (a[0], a[1]) for t, a in state["answered"].items()}
+        self._left = {TicketId(t): at for t, at in state["left"].items()}
+        self._staff = {StaffId(s): frozenset(TeamId(t) for t in teams)
+                       for s, teams in state["staff"].items()}
+
+    async def _write(self) -> None:
+        text = self._state_text()
+        if text == self._saved:
+            return
+        self._shared_version = await self.sessions.store.put_routing_state(
+            text, self._shared_version, self.dispatcher.next_deadline())
+        self._saved = text
+
+    async def watch_forever(self, every: float = 0.5) -> None:
+        """Several processes: follow the shared state (the supervisors' figures here stay
+        current) and fire its deadlines, whichever process set them."""
+        started = False
+        while True:
+            await asyncio.sleep(every)
+            try:
+                version, due = await self.sessions.store.routing_version()
+                if version != self._shared_version:
+                    async with self._lock:
+                        await self._read()
+                        if not started:
+                            self._orphans_leave()
+                    if self.on_change is not None:
+                        self.on_change()
+                started = True
+                if due is not None and due <= self.now():
+                    await self._tick()
+            except Exception:
+                log.warning("the shared drop-in state could not be read this round")
 
     # ------------------------------------------------------------ customers
 
@@ -163,7 +253,6 @@ class DropInService:
     async def open_ticket(self, team: TeamId, topic: str, language: str, *, camera: bool,
                           microphone: bool, webrtc: bool = True) -> dict[str, Any]:
         """A customer queues: their ticket (and its token) and their place."""
-        self.check_enabled()
         self.check_choice(topic, language)
         if not self.is_open():
             raise BrokerError(ErrorCode.QUEUE_CLOSED, "the team takes drop-ins during its "
@@ -173,11 +262,11 @@ class DropInService:
         principal = TicketPrincipal(tid, team, topic, language, now,
                                     now + self.policy.ticket_hours * 3600)
         token = self.sessions.issuer.ticket_token(principal, now)
-        async with self._lock:
+        async with self._held():
             self._forget_settled(now)
-            w = self._waiting[tid] = _Waiting(camera, microphone, webrtc)
+            self._waiting[tid] = _Waiting(camera, microphone, webrtc)
             # a ticket whose page never comes has left (the page connects at once)
-            w.gone = self._leave_later(tid, 2 * self.policy.grace_seconds)
+            self._leave_later(tid, 2 * self.policy.grace_seconds)
             await self._apply(self.dispatcher.join(Ticket(tid, team, topic, language, now), now))
             state = self._state(tid)
         log.info("drop-in ticket queued team=%s topic=%s", team, topic)
@@ -187,9 +276,8 @@ class DropInService:
         """The ticket's page connected (again): its state. After a restart of the broker the
         ticket queues again at the place its token says (what its device can do is then
         unknown until the counsellor sees it in the call)."""
-        self.check_enabled()
         tid = TicketId(t.ticket)
-        async with self._lock:
+        async with self._held():
             done = self._settled(tid)
             if done is not None:
                 return done
@@ -200,9 +288,7 @@ class DropInService:
                 await self._apply(self.dispatcher.join(
                     Ticket(tid, t.team, t.topic, t.language, t.joined_at), self.now()))
             w.online += 1
-            if w.gone is not None:
-                w.gone.cancel()
-                w.gone = None
+            self._stay(tid)
             t_now = self.dispatcher.tickets[tid]
             if w.online == 1 and t_now.offered_to is not None:
                 # it may ring already (a ticket is offered the moment it queues): the
@@ -215,7 +301,7 @@ class DropInService:
 
     async def ticket_state(self, t: TicketPrincipal) -> dict[str, Any]:
         tid = TicketId(t.ticket)
-        async with self._lock:
+        async with self._held():
             done = self._settled(tid)
             if done is not None:
                 return done
@@ -238,35 +324,54 @@ class DropInService:
         for tid in [t for t, at in self._left.items() if at < horizon]:
             del self._left[tid]
 
-    def _leave_later(self, tid: TicketId, delay: float) -> asyncio.TimerHandle:
+    def _leave_later(self, tid: TicketId, delay: float) -> None:
+        """The ticket leaves after `delay` unless a page of it is connected by then (on any
+        process: the count is in the shared state)."""
+        self._stay(tid)
         loop = asyncio.get_running_loop()
+
         async def leave() -> None:
+            self._gone.pop(tid, None)
             await self.leave(tid, gone=True)
 
-        return loop.call_later(delay, lambda: self._spawn(leave()))
+        self._gone[tid] = loop.call_later(delay, lambda: self._spawn(leave()))
+
+    def _orphans_leave(self) -> None:
+        """At the start of a process: tickets no page holds (their processes stopped, or
+        every process did) leave unless a page comes back within the grace period."""
+        for tid, w in self._waiting.items():
+            if w.online == 0 and tid in self.dispatcher.tickets and tid not in self._gone:
+                self._leave_later(tid, 2 * self.policy.grace_seconds)
+
+    def _stay(self, tid: TicketId) -> None:
+        timer = self._gone.pop(tid, None)
+        if timer is not None:
+            timer.cancel()
 
     async def ticket_offline(self, ticket: str) -> None:
         """One of the ticket's pages went away: with none left for the grace period, the
         customer has left the queue."""
         tid = TicketId(ticket)
-        async with self._lock:
+        async with self._held():
             w = self._waiting.get(tid)
             if w is None:
                 return
             w.online = max(0, w.online - 1)
-            if w.online == 0 and w.gone is None and tid in self.dispatcher.tickets:
-                w.gone = self._leave_later(tid, self.policy.grace_seconds)
+            if w.online == 0 and tid not in self._gone and tid in self.dispatcher.tickets:
+                self._leave_later(tid, self.policy.grace_seconds)
 
     async def leave(self, ticket: str, *, gone: bool = False) -> dict[str, Any]:
         """The customer left the queue (their choice, or their page stayed away); every
         page of the ticket hears it. Returns how the wait ended (answered: with the link)."""
         tid = TicketId(ticket)
-        async with self._lock:
+        async with self._held():
             if tid not in self.dispatcher.tickets:
                 return self._settled(tid) or {"state": "left"}
-            w = self._waiting.pop(tid, None)
-            if w is not None and w.gone is not None:
-                w.gone.cancel()
+            w = self._waiting.get(tid)
+            if gone and w is not None and w.online > 0:
+                return self._state(tid)  # a page came back meanwhile, perhaps elsewhere
+            self._waiting.pop(tid, None)
+            self._stay(tid)
             now = self.now()
             self._left[tid] = now
             t = self.dispatcher.tickets[tid]
@@ -281,36 +386,40 @@ class DropInService:
     async def staff_online(self, who: StaffPrincipal) -> dict[str, Any]:
         """A counsellor's console connected (their first socket): they take part, with the
         skills an admin set (or the defaults), starting away."""
-        self.check_enabled()
-        skills = await self.sessions.contacts.skills(who.staff_id) or Skills()
-        teams = (skills.teams & who.teams) if skills.teams else who.teams
-        calls = [s.id for s in await self.sessions.sessions_of(who.staff_id)
+        return await self._sign_in(who.staff_id, who.teams)
+
+    async def _sign_in(self, staff: StaffId, signed_teams: frozenset[TeamId]
+                       ) -> dict[str, Any]:
+        skills = await self.sessions.contacts.skills(staff) or Skills()
+        teams = (skills.teams & signed_teams) if skills.teams else signed_teams
+        calls = [s.id for s in await self.sessions.sessions_of(staff)
                  if s.state is State.ACTIVE]
-        async with self._lock:
-            self._staff[who.staff_id] = who
+        async with self._held():
+            self._staff[staff] = signed_teams
             self._estimates_moved()
             now = self.now()
-            changes = self.dispatcher.sign_in(who.staff_id, teams, skills.topics,
-                                              skills.languages, now)
+            changes = self.dispatcher.sign_in(staff, teams, skills.topics, skills.languages,
+                                              now)
             for sid in calls:  # in a call already (their console reloaded): busy
-                changes += self.dispatcher.session_active(who.staff_id, sid, now)
+                changes += self.dispatcher.session_active(staff, sid, now)
             await self._apply(changes)
-            return self.staff_state(who.staff_id)
+            return self.staff_state(staff)
 
     async def staff_offline(self, staff: StaffId) -> None:
-        async with self._lock:
+        async with self._held():
             self._staff.pop(staff, None)
             self._estimates_moved()
             await self._apply(self.dispatcher.sign_out(staff, self.now()))
 
     async def skills_changed(self, staff: StaffId) -> None:
         """An admin changed a counsellor's skills: a connected console routes by them now."""
-        who = self._staff.get(staff)
-        if who is not None:
-            await self.staff_online(who)
+        async with self._held(write=False):
+            signed_teams = self._staff.get(staff)
+        if signed_teams is not None:
+            await self._sign_in(staff, signed_teams)
 
     async def choose(self, staff: StaffId, presence: Presence) -> dict[str, Any]:
-        async with self._lock:
+        async with self._held():
             await self._apply(self.dispatcher.choose(staff, presence, self.now()))
             return self.staff_state(staff)
 
@@ -318,7 +427,7 @@ class DropInService:
         """The counsellor takes the customer: a drop-in session starts for them, and the
         customer's page is handed its link."""
         tid = TicketId(ticket)
-        async with self._lock:
+        async with self._held():
             now = self.now()
             t = self.dispatcher.check_offer(tid, who.staff_id, now)
             w = self._waiting.get(tid)
@@ -336,13 +445,15 @@ class DropInService:
         return created
 
     async def decline(self, staff: StaffId, ticket: str) -> None:
-        async with self._lock:
+        async with self._held():
             await self._apply(self.dispatcher.decline(TicketId(ticket), staff, self.now()))
 
     def session_activity(self, staff: StaffId, session: SessionId, active: bool) -> None:
         """From the session service: a session of this counsellor became active, or ended."""
         async def apply() -> None:
-            async with self._lock:
+            async with self._held():
+                if staff not in self.dispatcher.agents:
+                    return
                 now = self.now()
                 if active:
                     changes = self.dispatcher.session_active(staff, session, now)
@@ -350,8 +461,15 @@ class DropInService:
                     changes = self.dispatcher.session_closed(staff, session, now)
                 await self._apply(changes)
 
-        if staff in self.dispatcher.agents:
+        if self.shared or staff in self.dispatcher.agents:
             self._spawn(apply())
+
+    async def current_state(self, staff: StaffId) -> dict[str, Any] | None:
+        """A counsellor's drop-in state as it is now (None: not taking part)."""
+        async with self._held(write=False):
+            if staff not in self.dispatcher.agents:
+                return None
+            return self.staff_state(staff)
 
     def staff_state(self, staff: StaffId) -> dict[str, Any]:
         a = self.dispatcher.agents.get(staff)
@@ -393,10 +511,6 @@ class DropInService:
                 log.warning("a finished drop-in wait was not kept for reports")
 
         self._spawn(keep())
-
-    def check_enabled(self) -> None:
-        if not self.enabled:
-            raise DropInUnavailable()
 
     def _state(self, tid: TicketId) -> dict[str, Any]:
         t = self.dispatcher.tickets[tid]
@@ -463,7 +577,7 @@ class DropInService:
         """Tell the connected pages of the moved queues their place and wait, where it
         changed. Worked out under the lock, sent after it: routing does not wait for it."""
         notes: list[tuple[TicketId, dict[str, Any]]] = []
-        async with self._lock:
+        async with self._held():
             self._push = None
             moved, self._moved = self._moved, set()
             for queue in moved:
@@ -501,7 +615,7 @@ class DropInService:
                                           lambda: self._spawn(self._tick()))
 
     async def _tick(self) -> None:
-        async with self._lock:
+        async with self._held():
             self._timer = None
             await self._apply(self.dispatcher.tick(self.now()))
 
@@ -517,8 +631,7 @@ class DropInService:
         for handle in (self._timer, self._push):
             if handle is not None:
                 handle.cancel()
-        for w in self._waiting.values():
-            if w.gone is not None:
-                w.gone.cancel()
+        for timer in self._gone.values():
+            timer.cancel()
         for task in list(self._tasks):
             task.cancel()

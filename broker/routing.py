@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import product
-from typing import NewType
+from typing import Any, NewType
 
 from broker.errors import BrokerError, ErrorCode, NotFound
 from broker.types import SessionId, StaffId, TeamId
@@ -428,6 +428,49 @@ class Dispatcher:
                 "target_seconds": self.target_seconds,
             },
         }
+
+    # -------------------------------------------------------------- as data
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything the dispatcher knows, as JSON-ready data (several processes keep it in
+        Redis); the indexes are rebuilt from it by `restore`."""
+        return {
+            "label": self._label,
+            "tickets": [[t.id, t.team, t.topic, t.language, t.joined_at, t.offered_to,
+                         t.offer_expires, sorted(t.declined)] for t in self.tickets.values()],
+            "agents": [[a.staff, sorted(a.teams), sorted(a.topics), sorted(a.languages),
+                        str(a.chosen), sorted(a.sessions), a.wrap_until, a.idle_since,
+                        a.offer, a.indexed] for a in self.agents.values()],
+            "today": [[team, d.day, d.answered, d.answered_in_target, d.abandoned]
+                      for team, d in self.today.items()],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Become the dispatcher `to_state` described (its settings stay this one's)."""
+        self.tickets, self.agents, self.today = {}, {}, {}
+        self._queues, self._free, self._offers, self._wrapping = {}, {}, set(), set()
+        self._label = state["label"]
+        for tid, team, topic, language, joined, offered_to, expires, declined in \
+                state["tickets"]:
+            t = Ticket(TicketId(tid), TeamId(team), topic, language, joined, offered_to,
+                       expires, set(declined))
+            self.tickets[t.id] = t
+            self._queues.setdefault(t.queue, _Sorted()).add(t.key)
+            if offered_to is not None:
+                self._offers.add(t.id)
+        for staff, teams, topics, languages, chosen, sessions, wrap_until, idle_since, \
+                offer, indexed in state["agents"]:
+            a = Agent(StaffId(staff), frozenset(teams), frozenset(topics),
+                      frozenset(languages), Presence(chosen), set(sessions), wrap_until,
+                      idle_since, offer, indexed)
+            self.agents[a.staff] = a
+            if wrap_until is not None:
+                self._wrapping.add(a.staff)
+            if indexed:
+                for q in a.queues:
+                    self._free.setdefault(q, _Sorted()).add(a.key)
+        for team, day, answered, in_target, abandoned in state["today"]:
+            self.today[TeamId(team)] = DayFigures(day, answered, in_target, abandoned)
 
     # -------------------------------------------------------------- inside
 

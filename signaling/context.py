@@ -120,10 +120,9 @@ class Context:
                 team, TeamLoad().figures(full["at"]))
             return figures
 
-        if self.dropin.enabled:
-            for team in self.dropin.teams():
-                if teams is None or team in teams:
-                    figures_of(team)["dropin"] = self.dropin.snapshot(team)
+        for team in self.dropin.teams():
+            if teams is None or team in teams:
+                figures_of(team)["dropin"] = self.dropin.snapshot(team)
         for team in self.worklist.teams():
             if teams is None or team in teams:
                 figures_of(team)["callbacks"] = self.worklist.figures(team)

@@ -139,6 +139,7 @@ def create_app(settings: Settings) -> web.Application:
         if service.store.shared:  # several processes: reaper and live-load watcher
             loops.append(asyncio.create_task(service.reap_forever()))
             loops.append(asyncio.create_task(pusher.watch_forever()))
+            loops.append(asyncio.create_task(dropin.watch_forever()))
         if deliverer is not None:
             loops.append(asyncio.create_task(deliverer.run_forever()))
         loops.append(asyncio.create_task(retention.purge_forever(contacts, settings,

@@ -62,7 +62,6 @@ async def entry(request: web.Request) -> web.Response:
     that wish is better offered a callback (`overflow`) and their estimated wait."""
     team = _team(request)
     dropin = request.app[DROPIN]
-    dropin.check_enabled()
     staffed = any(team in a.teams and a.presence is not Presence.AWAY
                   for a in dropin.dispatcher.agents.values())
     out: dict[str, Any] = {"team": team, "topics": list(dropin.policy.topics),
@@ -71,15 +70,17 @@ async def entry(request: web.Request) -> web.Response:
     query = request.query
     if set(query) - {"topic", "language"}:
         raise BadInput("the query may hold topic and language only")
+    language = query.get("language", "de")
+    if language not in LANGUAGES:
+        raise BadInput(f"language must be one of {', '.join(LANGUAGES)}")
     if "topic" in query:
-        out.update(dropin.overflow(team, query["topic"], query.get("language", "de")))
+        out.update(dropin.overflow(team, query["topic"], language))
     return web.json_response(out)
 
 
 async def open_ticket(request: web.Request) -> web.Response:
     team = _team(request)
     dropin = request.app[DROPIN]
-    dropin.check_enabled()
     limit_new_entries(request)
     d = await body(request, {"topic", "language", "capabilities"})
     caps = d.get("capabilities", {})
@@ -138,9 +139,7 @@ async def put_skills(request: web.Request) -> web.Response:
     staff_id = _staff_id(request)
     skills = parse_skills(await body(request, {"teams", "topics", "languages"}))
     await request.app[SERVICE].contacts.set_skills(staff_id, skills, time.time())
-    dropin = request.app[DROPIN]
-    if dropin.enabled:
-        await dropin.skills_changed(staff_id)
+    await request.app[DROPIN].skills_changed(staff_id)
     log.info("skills of a counsellor changed")
     return web.json_response({"staff": staff_id, "set": True, **skills.to_dict()})
 

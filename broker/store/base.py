@@ -32,6 +32,10 @@ class NodeParties:
     staff_gone: list[tuple[StaffId, frozenset[TeamId]]] = field(default_factory=list)
 
 
+# the pseudo-session whose lock orders every change to the drop-in routing state
+ROUTING = SessionId("~dropin-routing")
+
+
 class Store(Protocol):
     #: several processes share this store (Redis): the service then runs the reaper
     shared: bool
@@ -115,6 +119,20 @@ class Store(Protocol):
     # ------------------------------------------------------------ live load
 
     async def load_version(self) -> int: ...
+
+    # ------------------------------------------------------------ drop-in routing
+
+    async def routing_state(self) -> tuple[int, str | None]:
+        """(version, JSON) of the drop-in routing state every process shares; (0, None)
+        before the first write. Read and written under `lock(ROUTING)`."""
+
+    async def put_routing_state(self, state: str, expected_version: int,
+                                next_deadline: float | None) -> int:
+        """Write the routing state if it is still at `expected_version` (else Conflict),
+        with when its next deadline falls due; returns the new version."""
+
+    async def routing_version(self) -> tuple[int, float | None]:
+        """(version, next deadline) of the routing state: cheap, for watching it."""
 
     async def load_snapshot(self, now: float, teams: frozenset[TeamId] | None = None
                             ) -> dict[str, Any]: ...

@@ -36,6 +36,7 @@ class MemoryStore:
         self._codes: dict[str, SessionId] = {}
         self._code_of: dict[SessionId, str] = {}
         self._devices: dict[SessionId, str] = {}
+        self._routing: tuple[int, str | None, float | None] = (0, None, None)
 
     async def get(self, session_id: SessionId) -> Session | None:
         data = self._sessions.get(session_id)
@@ -166,6 +167,20 @@ class MemoryStore:
 
     async def load_version(self) -> int:
         return self._load.version
+
+    async def routing_state(self) -> tuple[int, str | None]:
+        return self._routing[0], self._routing[1]
+
+    async def put_routing_state(self, state: str, expected_version: int,
+                                next_deadline: float | None) -> int:
+        if self._routing[0] != expected_version:
+            raise Conflict("the routing state changed meanwhile")
+        self._routing = (expected_version + 1, state or None, next_deadline)
+        self._load.version += 1
+        return expected_version + 1
+
+    async def routing_version(self) -> tuple[int, float | None]:
+        return self._routing[0], self._routing[2]
 
     async def load_snapshot(self, now: float, teams: frozenset[TeamId] | None = None
                             ) -> dict[str, Any]:

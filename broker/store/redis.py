@@ -230,6 +230,24 @@ return 1
 """
 
 # KEYS: lock key. ARGV: token. Frees the lock only if it is still ours.
+# KEYS: routing hash, load version. ARGV: state JSON ('' = nothing to keep), expected
+# version, next deadline or ''. The version keeps counting when the state goes, so that a
+# process holding an older state always notices a newer one.
+_PUT_ROUTING = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if v ~= tonumber(ARGV[2]) then
+  return -1
+end
+redis.call('HSET', KEYS[1], 'version', v + 1, 'deadline', ARGV[3])
+if ARGV[1] == '' then
+  redis.call('HDEL', KEYS[1], 'state')
+else
+  redis.call('HSET', KEYS[1], 'state', ARGV[1])
+end
+redis.call('INCR', KEYS[2])
+return v + 1
+"""
+
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -394,6 +412,7 @@ class RedisStore:
         self._set_device = self._redis.register_script(_SET_DEVICE)
         self._remove = self._redis.register_script(_REMOVE)
         self._unlock = self._redis.register_script(_UNLOCK)
+        self._put_routing = self._redis.register_script(_PUT_ROUTING)
         self._claim_customer = self._redis.register_script(_CLAIM_CUSTOMER)
         self._set_staff = self._redis.register_script(_SET_STAFF)
         self._set_conns = self._redis.register_script(_SET_CONNS)
@@ -645,6 +664,30 @@ class RedisStore:
     async def load_version(self) -> int:
         raw = await self._redis.get(self._key("load-version"))
         return 0 if raw is None else int(raw)
+
+    # ------------------------------------------------------------ drop-in routing
+
+    @unavailable_on_outage
+    async def routing_state(self) -> tuple[int, str | None]:
+        version, state = await awaited(self._redis.hmget(self._key("routing"),
+                                                         ["version", "state"]))
+        return int(version or 0), str(state) if state else None
+
+    @unavailable_on_outage
+    async def put_routing_state(self, state: str, expected_version: int,
+                                next_deadline: float | None) -> int:
+        version = int(await self._put_routing(
+            keys=[self._key("routing"), self._key("load-version")],
+            args=[state, expected_version, "" if next_deadline is None else repr(next_deadline)]))
+        if version < 0:
+            raise Conflict("the routing state changed meanwhile")
+        return version
+
+    @unavailable_on_outage
+    async def routing_version(self) -> tuple[int, float | None]:
+        version, deadline = await awaited(self._redis.hmget(self._key("routing"),
+                                                            ["version", "deadline"]))
+        return int(version or 0), float(deadline) if deadline else None
 
     @unavailable_on_outage
     async def load_snapshot(self, now: float, teams: frozenset[TeamId] | None = None

@@ -37,7 +37,8 @@ class StaffNamespace(RoleNamespace):
             if not who.has(Role.COUNSELLOR):
                 raise AccessDenied(ErrorCode.FORBIDDEN, "this is for counsellors")
             sessions, first = await service.staff_connect(who)
-            dropin = await self._dropin_online(who) if first else self._dropin_state(who)
+            dropin = await (self.ctx.dropin.staff_online(who) if first
+                            else self.ctx.dropin.current_state(who.staff_id))
         except BrokerError as err:
             log.info("staff connect refused: %s", err.code)
             raise refuse(err) from None
@@ -56,22 +57,9 @@ class StaffNamespace(RoleNamespace):
         if conn is not None and conn.staff is not None:
             service = self.ctx.service
             if await service.staff_disconnect(conn.staff):
-                if self.ctx.dropin.enabled:
-                    await self.ctx.dropin.staff_offline(conn.staff.staff_id)
+                await self.ctx.dropin.staff_offline(conn.staff.staff_id)
                 sessions = await service.sessions_of(conn.staff.staff_id)
                 await self._tell_early_customers(sessions, present=False)
-
-    async def _dropin_online(self, who: StaffPrincipal) -> dict[str, Any] | None:
-        """The first console of a counsellor takes part in drop-in routing (None: drop-ins
-        are off, with several processes)."""
-        if not self.ctx.dropin.enabled:
-            return None
-        return await self.ctx.dropin.staff_online(who)
-
-    def _dropin_state(self, who: StaffPrincipal) -> dict[str, Any] | None:
-        if not self.ctx.dropin.enabled or who.staff_id not in self.ctx.dropin.dispatcher.agents:
-            return None
-        return self.ctx.dropin.staff_state(who.staff_id)
 
     async def _tell_early_customers(self, sessions: list[Session], *, present: bool) -> None:
         """Customers who came before admission hear that their counsellor signed in (or
@@ -180,13 +168,13 @@ class StaffNamespace(RoleNamespace):
         schemas.payload(data, set())
         assert conn.staff is not None
         sessions = await self.ctx.service.sessions_of(conn.staff.staff_id)
-        return {**self._welcome(conn.staff, sessions), "dropin": self._dropin_state(conn.staff)}
+        dropin = await self.ctx.dropin.current_state(conn.staff.staff_id)
+        return {**self._welcome(conn.staff, sessions), "dropin": dropin}
 
     # ------------------------------------------------------------ drop-ins
 
     def _dropin_staff(self, conn: Conn) -> StaffPrincipal:
         assert conn.staff is not None
-        self.ctx.dropin.check_enabled()
         return conn.staff
 
     async def handle_presence(self, sid: str, conn: Conn, data: Any) -> dict[str, Any]:

@@ -16,8 +16,8 @@ import pytest
 from broker.contactlog.sqlite import SqliteContactLog
 from broker.types import Role, StaffId
 from tests.conftest import Broker, MakeBroker, Peer
+from tests.contract.conftest import postgres_dsn, postgres_server  # noqa: F401 - fixtures
 from tests.functional.test_session_flow import active_pair
-from tests.redis_server import RedisServer
 from web import cli
 from web.keys import DROPIN
 
@@ -288,15 +288,65 @@ async def test_supervisors_see_queues_presence_and_service_level(broker: Broker)
     assert t1 and t2
 
 
-async def test_drop_ins_are_refused_with_several_processes(
-        make_broker: MakeBroker, redis_server: RedisServer) -> None:
-    broker = await make_broker(redis_url=redis_server.url)
-    status, err = await broker.http("POST", "/api/dropin/t1", json={"topic": "benefits"})
-    assert status == 503 and err["error"]["code"] == "unavailable"
-    k = await broker.counsellor(broker.staff_token())
-    assert (await k.next("welcome"))["dropin"] is None
-    ack = await k.call("presence", {"presence": "available"})
-    assert ack["error"]["code"] == "unavailable"
+async def test_two_processes_route_as_one(
+        make_broker: MakeBroker, raw_redis: Any, postgres_dsn: str) -> None:  # noqa: F811
+    """A counsellor on process A is rung for a customer who queued on process B; their two
+    tabs, one on each process, accept at the same moment: one wins, and the customer's
+    page on B is handed the session; supervisors on either process see the queue."""
+    url = raw_redis.connection_pool.connection_kwargs
+    shared = {"redis_url": f"redis://{url['host']}:{url['port']}/{url.get('db', 0)}",
+              "database_url": postgres_dsn, **FAST}
+    a = await make_broker(**shared)
+    b = await make_broker(**shared)
+    k = await console(a)
+    other_tab = await b.counsellor(b.staff_token("c1"))
+    assert (await other_tab.next("welcome"))["dropin"]["presence"] == "available"
+    ticket, page = await queue(b)
+    offer = await k.next("dropin_offer")
+    assert offer["ticket"] == ticket["ticket"]
+    assert (await other_tab.next("dropin_offer"))["ticket"] == ticket["ticket"]
+    sup = await a.supervisor(a.staff_token("s1", Role.SUPERVISOR))
+    await until(sup, "load", {})  # the first push
+    acks = await asyncio.gather(*(tab.call("dropin_accept", {"ticket": ticket["ticket"]})
+                                  for tab in (k, other_tab)))
+    assert sorted(bool(x["ok"]) for x in acks) == [False, True], acks
+    refused = next(x for x in acks if not x["ok"])
+    assert refused["error"]["code"] == "offer_gone"
+    answered = await page.next("dropin_answered")
+    won = next(x for x in acks if x["ok"])
+    assert won["session"]["kind"] == "drop-in"
+    customer = await b.customer(answered["token"])
+    assert (await customer.next("welcome"))["session"] == won["session"]["session"]
+    # one session, one ticket answered: the figures agree on both processes
+    for broker in (a, b):
+        for _ in range(40):
+            _, load = await broker.http("GET", "/api/load",
+                                             broker.staff_token("s1", Role.SUPERVISOR))
+            today = load["teams"]["t1"].get("dropin", {}).get("today", {})
+            if today.get("answered") == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert today["answered"] == 1, load
+
+
+async def test_the_queue_outlives_every_process(
+        make_broker: MakeBroker, raw_redis: Any, postgres_dsn: str,  # noqa: F811
+        tmp_path: Path) -> None:
+    """Both processes stop; a new one starts on the same Redis: the customers' pages
+    reconnect and keep their order, and a counsellor signing in gets the first."""
+    url = raw_redis.connection_pool.connection_kwargs
+    shared = {"redis_url": f"redis://{url['host']}:{url['port']}/{url.get('db', 0)}",
+              "database_url": postgres_dsn, **FAST, "grace_seconds": 5.0}
+    first = await make_broker(**shared)
+    tickets = [(await queue(first))[0] for _ in range(3)]
+    await first.server.close()
+    second = await make_broker(**shared)
+    pages = [await second.peer("/queue", {"token": t["token"], "v": 1}).connect()
+             for t in reversed(tickets)]  # they come back in any order
+    states = [await p.next("queue_state") for p in pages]
+    assert [s["position"] for s in states] == [3, 2, 1]
+    k = await console(second)
+    assert (await k.next("dropin_offer"))["ticket"] == tickets[0]["ticket"]
 
 
 def test_skills_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -9,7 +9,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from broker.store.redis import RedisStore
+from broker.store.redis import RedisStore, awaited
 from broker.types import SessionId, StaffId
 from tests.conftest import MakeBroker
 from tests.redis_server import RedisServer
@@ -71,7 +71,8 @@ async def test_a_whole_session_lives_in_redis_and_leaves_nothing(
     assert len(conns) == 1
     assert keys - codes - conns == {f"cb:session:{sid}", "cb:counsellor:c1",
                                     f"cb:device:{sid}", f"cb:cepoch:{sid}", f"cb:csock:{sid}",
-                                    "cb:waiting:t1", node, "cb:staffsock:c1", "cb:online:t1"}
+                                    "cb:waiting:t1", node, "cb:staffsock:c1", "cb:online:t1",
+                                    "cb:routing"}  # the console takes part in drop-ins
     assert not any("Ay" in k or "Öz" in k for k in keys)
 
     assert (await counsellor.call("admit", {"session": sid}))["ok"]
@@ -91,13 +92,15 @@ async def test_a_whole_session_lives_in_redis_and_leaves_nothing(
     # nothing of the session is left (but a lock held for the moment of an input: the
     # customer's disconnect may be under way); the console still counts as online
     left = {k for k in await all_keys(raw_redis) if not k.startswith("cb:lock:")}
-    assert left == {node, "cb:staffsock:c1", "cb:online:t1"} | conns
+    assert left == {node, "cb:staffsock:c1", "cb:online:t1", "cb:routing"} | conns
 
     # the customer is turned away and the console goes: nothing comes back
     await customer.next("evicted")
     await counsellor.close()
     await asyncio.sleep(0.2)
-    assert await all_keys(raw_redis) == set()
+    # the drop-in routing keeps its version counter only: nobody waits, nobody takes part
+    assert await all_keys(raw_redis) == {"cb:routing"}
+    assert sorted(await awaited(raw_redis.hkeys("cb:routing"))) == ["deadline", "version"]
     assert await counters_at_zero(raw_redis)
 
     status, record = await broker.http("GET", f"/api/contacts/{sid}", staff)

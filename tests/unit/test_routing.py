@@ -4,6 +4,8 @@ sequences of everything (hypothesis)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -261,44 +263,57 @@ op = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(op, max_size=60))
-def test_invariants_hold_whatever_happens(ops: list[tuple[Any, ...]]) -> None:
-    d = Dispatcher(offer_seconds=20, wrap_up_seconds=15)
-    now, joined, calls = 0.0, 0, 0
-    for o in ops:
-        now += 0.1
-        kind = o[0]
+@dataclass
+class Script:
+    """Plays the random operations on a dispatcher, with the clock and ids they need."""
+
+    d: Dispatcher
+    now: float = 0.0
+    joined: int = 0
+    calls: int = 0
+
+    def step(self, o: tuple[Any, ...]) -> list[Any]:
+        d = self.d
+        self.now += 0.1
+        now, kind = self.now, o[0]
         if kind == "join":
-            d.join(Ticket(TicketId(f"k{joined}"), o[3], o[1], o[2], now), now)
-            joined += 1
-        elif kind == "leave":
-            d.leave(TicketId(f"k{o[1]}"), now)
-        elif kind == "sign_in":
+            self.joined += 1
+            return d.join(Ticket(TicketId(f"k{self.joined - 1}"), o[3], o[1], o[2], now), now)
+        if kind == "leave":
+            return d.leave(TicketId(f"k{o[1]}"), now)
+        if kind == "sign_in":
             topics, languages = SKILLS[o[2]]
-            d.sign_in(STAFF[o[1]], o[3], topics, languages, now)
-        elif kind == "sign_out":
-            d.sign_out(STAFF[o[1]], now)
-        elif kind == "choose" and STAFF[o[1]] in d.agents:
-            d.choose(STAFF[o[1]], Presence.AVAILABLE if o[2] else Presence.AWAY, now)
-        elif kind in ("accept", "decline"):
+            return d.sign_in(STAFF[o[1]], o[3], topics, languages, now)
+        if kind == "sign_out":
+            return d.sign_out(STAFF[o[1]], now)
+        if kind == "choose" and STAFF[o[1]] in d.agents:
+            return d.choose(STAFF[o[1]], Presence.AVAILABLE if o[2] else Presence.AWAY, now)
+        if kind in ("accept", "decline"):
             a = d.agents.get(STAFF[o[1]])
             if a is not None and a.offer is not None:
                 if kind == "accept":
-                    calls += 1
-                    d.accept(a.offer, a.staff, SessionId(f"s{calls}"), now)
-                else:
-                    d.decline(a.offer, a.staff, now)
-        elif kind == "end_call":
+                    self.calls += 1
+                    return d.accept(a.offer, a.staff, SessionId(f"s{self.calls}"), now)
+                return d.decline(a.offer, a.staff, now)
+        if kind == "end_call":
             a = d.agents.get(STAFF[o[1]])
             if a is not None and a.sessions:
-                d.session_closed(a.staff, min(a.sessions), now)
-        elif kind == "wait":
-            now += o[1]
+                return d.session_closed(a.staff, min(a.sessions), now)
+        if kind == "wait":
+            self.now += o[1]
             due = d.next_deadline()
-            if due is not None and due <= now:
-                d.tick(now)
-        check_invariants(d)
+            if due is not None and due <= self.now:
+                return d.tick(self.now)
+        return []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(op, max_size=60))
+def test_invariants_hold_whatever_happens(ops: list[tuple[Any, ...]]) -> None:
+    script = Script(Dispatcher(offer_seconds=20, wrap_up_seconds=15))
+    for o in ops:
+        script.step(o)
+        check_invariants(script.d)
 
 
 def test_a_scripted_morning_gives_the_supervisors_view() -> None:
@@ -326,3 +341,24 @@ def test_a_scripted_morning_gives_the_supervisors_view() -> None:
                              "abandonment_rate": 0.25, "target_seconds": 120}
     assert snap["presence"] == {"available": 0, "busy": 2, "wrap_up": 0, "away": 0}
     assert snap["topics"] == {BEN: {"waiting": 2, "oldest_wait_seconds": 300.0}}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(op, max_size=50), st.integers(0, 50))
+def test_a_restored_dispatcher_routes_as_the_original(ops: list[tuple[Any, ...]],
+                                                      cut: int) -> None:
+    """Written out (as several processes keep it in Redis) and read back at any moment,
+    the dispatcher answers every later step as the original does."""
+    original = Script(Dispatcher(offer_seconds=20, wrap_up_seconds=15))
+    for o in ops[:cut]:
+        original.step(o)
+    copy = Script(Dispatcher(offer_seconds=20, wrap_up_seconds=15), original.now,
+                  original.joined, original.calls)
+    copy.d.restore(json.loads(json.dumps(original.d.to_state())))
+    assert copy.d.to_state() == original.d.to_state()
+    check_invariants(copy.d)
+    for o in ops[cut:]:  # the same changes (their order may follow a set's)
+        assert sorted(map(repr, copy.step(o))) == sorted(map(repr, original.step(o)))
+        check_invariants(copy.d)
+    assert copy.d.to_state() == original.d.to_state()
+    assert copy.d.next_deadline() == original.d.next_deadline()
