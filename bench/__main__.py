@@ -3,7 +3,7 @@
 Each runs as its own process with its own command (shown before it runs, so that it can be
 repeated alone) and prints its table and a last line with its key ratio; this runner
 collects those last lines at the end. `--quick` runs the short variant of each (a few
-minutes in all); without it the whole set takes about 30 minutes on 2 cores. The figures
+minutes in all); without it the whole set takes about 35 minutes on 2 cores. The figures
 and their meaning are in docs/benchmarks.md.
 """
 
@@ -17,6 +17,7 @@ import time
 # name -> (full arguments, quick arguments)
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "setup_time": (["--runs", "60"], ["--runs", "10"]),
+    "setup_browser": (["--runs", "60"], ["--runs", "10"]),
     "flood": (["--sessions", "20", "--windows", "6", "--seconds", "3"],
               ["--sessions", "10", "--windows", "2", "--seconds", "2"]),
     "relay": ([], ["--quick"]),
@@ -51,7 +52,7 @@ def main() -> None:
         summary.append((name, last, time.monotonic() - started))
     print("\n=== summary (each benchmark's last line)")
     for name, last, took in summary:
-        print(f"{name:<11} {took:>6.0f} s  {last}")
+        print(f"{name:<13} {took:>6.0f} s  {last}")
 
 
 if __name__ == "__main__":

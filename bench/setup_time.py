@@ -90,12 +90,17 @@ class Side:
         return await self.sio.call(event, data, namespace=self.ns, timeout=20)
 
 
-async def broker_once(url: str, staff: Side, staff_token: str, video: bool) -> tuple[float, float]:
+async def create_session(url: str, staff_token: str) -> dict[str, Any]:
+    """A new session, as the counsellor's console creates it: its id, link and token."""
     async with aiohttp.ClientSession() as http, http.post(
         url + "/api/sessions", json={"customer_ref": "B-1"},
         headers={"Authorization": f"Bearer {staff_token}"},
     ) as resp:
-        created = await resp.json()
+        return dict(await resp.json())
+
+
+async def broker_once(url: str, staff: Side, staff_token: str, video: bool) -> tuple[float, float]:
+    created = await create_session(url, staff_token)
     sid = created["session"]
     link_opened = time.perf_counter()
     customer = Side(url, "/customer", created["customer_token"])
