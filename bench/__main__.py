@@ -18,6 +18,7 @@ import time
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "setup_time": (["--runs", "60"], ["--runs", "10"]),
     "setup_browser": (["--runs", "60"], ["--runs", "10"]),
+    "gateway": (["latency", "--runs", "30"], ["latency", "--runs", "10"]),
     "flood": (["--sessions", "20", "--windows", "6", "--seconds", "3"],
               ["--sessions", "10", "--windows", "2", "--seconds", "2"]),
     "relay": ([], ["--quick"]),
