@@ -22,13 +22,14 @@ import json
 import logging
 import math
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from broker.background import Background, Sink, tell
 from broker.credentials import StaffPrincipal, TicketPrincipal
 from broker.deadlines import Calendar
 from broker.errors import BadInput, BrokerError, ErrorCode, NotFound
@@ -58,7 +59,6 @@ LANGUAGES = ("de", "en", "tr", "ar", "uk")
 # positions are told at most this often per queue (a busy morning moves queues often)
 POSITION_PUSH_SECONDS = 0.25
 
-Sink = Callable[[str, str, dict[str, Any]], Awaitable[None]]  # (to, event, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ class DropInService:
         self._staff: dict[StaffId, frozenset[TeamId]] = {}  # the teams of their sign-in
         self._moved: set[Queue] = set()
         self._push: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(log)
 
     @property
     def shared(self) -> bool:
@@ -293,7 +293,7 @@ class DropInService:
             if w.online == 1 and t_now.offered_to is not None:
                 # it may ring already (a ticket is offered the moment it queues): the
                 # counsellor learns that the customer's page is there now
-                await self._send(self.to_staff, t_now.offered_to, "dropin_offer",
+                await tell(self.to_staff, t_now.offered_to, "dropin_offer",
                                  self._offer_view(t_now))
             state = self._state(tid)
             w.told = (state["position"], state["estimate_seconds"])
@@ -334,7 +334,7 @@ class DropInService:
             self._gone.pop(tid, None)
             await self.leave(tid, gone=True)
 
-        self._gone[tid] = loop.call_later(delay, lambda: self._spawn(leave()))
+        self._gone[tid] = loop.call_later(delay, lambda: self._background.spawn(leave()))
 
     def _orphans_leave(self) -> None:
         """At the start of a process: tickets no page holds (their processes stopped, or
@@ -377,7 +377,7 @@ class DropInService:
             t = self.dispatcher.tickets[tid]
             await self._apply(self.dispatcher.leave(tid, now))
             self._finished(t, False, now)
-            await self._send(self.to_ticket, tid, "dropin_left", {"state": "left"})
+            await tell(self.to_ticket, tid, "dropin_left", {"state": "left"})
         log.info("drop-in ticket left (%s)", "page gone" if gone else "by choice")
         return {"state": "left"}
 
@@ -439,7 +439,7 @@ class DropInService:
             self._finished(t, True, now)
             self._waiting.pop(tid, None)
             self._answered[tid] = (created.customer_token, now)
-            await self._send(self.to_ticket, tid, "dropin_answered",
+            await tell(self.to_ticket, tid, "dropin_answered",
                              {"token": created.customer_token})
         log.info("drop-in ticket answered by a counsellor: session %s", created.session.id)
         return created
@@ -462,7 +462,7 @@ class DropInService:
                 await self._apply(changes)
 
         if self.shared or staff in self.dispatcher.agents:
-            self._spawn(apply())
+            self._background.spawn(apply())
 
     async def current_state(self, staff: StaffId) -> dict[str, Any] | None:
         """A counsellor's drop-in state as it is now (None: not taking part)."""
@@ -510,7 +510,7 @@ class DropInService:
             except Exception:
                 log.warning("a finished drop-in wait was not kept for reports")
 
-        self._spawn(keep())
+        self._background.spawn(keep())
 
     def _state(self, tid: TicketId) -> dict[str, Any]:
         t = self.dispatcher.tickets[tid]
@@ -545,12 +545,12 @@ class DropInService:
         for c in changes:
             if isinstance(c, Offered):
                 t = self.dispatcher.tickets[c.ticket]
-                await self._send(self.to_staff, c.staff, "dropin_offer", self._offer_view(t))
+                await tell(self.to_staff, c.staff, "dropin_offer", self._offer_view(t))
             elif isinstance(c, Withdrawn):
-                await self._send(self.to_staff, c.staff, "dropin_withdrawn",
+                await tell(self.to_staff, c.staff, "dropin_withdrawn",
                                  {"ticket": c.ticket, "why": c.why})
             elif isinstance(c, PresenceChanged):
-                await self._send(self.to_staff, c.staff, "presence",
+                await tell(self.to_staff, c.staff, "presence",
                                  {"presence": str(c.presence)})
                 a = self.dispatcher.agents.get(c.staff)
                 if a is not None:  # who serves their queues changed: so did the estimates
@@ -561,7 +561,7 @@ class DropInService:
         if self._moved and self._push is None and self.dispatcher.tickets:
             loop = asyncio.get_running_loop()
             self._push = loop.call_later(POSITION_PUSH_SECONDS,
-                                         lambda: self._spawn(self._push_positions()))
+                                         lambda: self._background.spawn(self._push_positions()))
         if changes:
             self.version += 1
             if self.on_change is not None:
@@ -594,15 +594,7 @@ class DropInService:
                                             "language": language, "position": told[0],
                                             "estimate_seconds": told[1]}))
         for tid, data in notes:
-            await self._send(self.to_ticket, tid, "queue_state", data)
-
-    async def _send(self, sink: Sink | None, to: str, event: str, data: dict[str, Any]) -> None:
-        if sink is None:
-            return
-        try:
-            await sink(to, event, data)
-        except Exception:
-            log.exception("drop-in notice %s failed", event)
+            await tell(self.to_ticket, tid, "queue_state", data)
 
     def _arm(self) -> None:
         if self._timer is not None:
@@ -612,20 +604,12 @@ class DropInService:
         if due is not None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(max(0.0, due - self.now()),
-                                          lambda: self._spawn(self._tick()))
+                                          lambda: self._background.spawn(self._tick()))
 
     async def _tick(self) -> None:
         async with self._held():
             self._timer = None
             await self._apply(self.dispatcher.tick(self.now()))
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        async def run() -> None:
-            await work
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         for handle in (self._timer, self._push):
@@ -633,5 +617,4 @@ class DropInService:
                 handle.cancel()
         for timer in self._gone.values():
             timer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.close()

@@ -16,13 +16,14 @@ import asyncio
 import base64
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from broker import callbacks as cb
+from broker.background import Background, Sink, tell
 from broker.callbacks import CallbackPolicy, CallbackRequest, Outcome, Reach, Source
 from broker.contactlog.base import ContactLog
 from broker.credentials import CallbackPrincipal, StaffPrincipal
@@ -37,7 +38,6 @@ from broker.types import Channel, CustomerRef, Kind, Role, SessionId, StaffId, S
 
 log = logging.getLogger("broker.worklist")
 
-Sink = Callable[[str, str, dict[str, Any]], Awaitable[None]]  # (to, event, data)
 # how often the supervisors' callback figures are read again from the database (other
 # processes' changes, and "due today" moving with the clock)
 FIGURES_SECONDS = 10.0
@@ -75,7 +75,7 @@ class Worklist:
         self.on_change: Callable[[], None] | None = None  # the supervisors' view moved
         self._figures: dict[str, dict[str, Any]] = {}
         self._figures_at = float("-inf")
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(log)
 
     @property
     def contacts(self) -> ContactLog:
@@ -125,6 +125,7 @@ class Worklist:
         r = await self.contacts.change_callback(who.callback_id,
                                                 partial(cb.cancel, now=self.now()))
         log.info("callback %s withdrawn by the customer", r.id)
+        await self._told_customer(r)  # the customer's other pages
         await self._moved(r.team)
         return await self._customer_view(r)
 
@@ -171,6 +172,7 @@ class Worklist:
         r = await self.contacts.change_callback(
             callback_id, partial(cb.claim, staff=who.staff_id, now=now, p=self.policy))
         log.info("callback %s claimed", r.id)
+        await self._told_customer(r)
         await self._moved(r.team)
         return self._staff_view(r, who.staff_id, now)
 
@@ -180,6 +182,7 @@ class Worklist:
         r = await self.contacts.change_callback(
             callback_id, partial(cb.release, staff=who.staff_id, now=now))
         log.info("callback %s given back", r.id)
+        await self._told_customer(r)
         await self._moved(r.team)
         return self._staff_view(r, who.staff_id, now)
 
@@ -208,7 +211,7 @@ class Worklist:
             raise
         log.info("callback %s started: session %s", r.id, sid)
         if r.reach is Reach.VIDEO:
-            await self._send(self.to_callback, r.id, "callback_ringing",
+            await tell(self.to_callback, r.id, "callback_ringing",
                              {"session": sid, "token": created.customer_token})
         await self._moved(r.team)
         return {"callback": self._staff_view(r, who.staff_id, now), "created": created}
@@ -238,7 +241,7 @@ class Worklist:
         """From the session service: a callback's call ended. Talking at all settles the
         request; a call nobody joined is a failed attempt."""
         if written and record.kind == Kind.CALLBACK:
-            self._spawn(self._settle_call(SessionId(record.session_id),
+            self._background.spawn(self._settle_call(SessionId(record.session_id),
                                           sum(record.seconds.values()) > 0))
 
     async def _settle_call(self, sid: SessionId, talked: bool) -> None:
@@ -350,38 +353,18 @@ class Worklist:
             log.info("callback session %s not called off: %s", sid, err.code)
 
     async def _told_customer(self, r: CallbackRequest) -> None:
-        await self._send(self.to_callback, r.id, "callback_state",
+        await tell(self.to_callback, r.id, "callback_state",
                          await self._customer_view(r))
 
     async def _moved(self, team: TeamId) -> None:
-        await self._send(self.to_team, team, "callbacks_changed", {"team": team})
+        await tell(self.to_team, team, "callbacks_changed", {"team": team})
         try:
             await self.refresh()
         except Exception:
             log.warning("callback figures not read after a change")
 
-    async def _send(self, sink: Sink | None, to: str, event: str, data: dict[str, Any]) -> None:
-        if sink is None:
-            return
-        try:
-            await sink(to, event, data)
-        except Exception:
-            log.exception("callback notice %s failed", event)
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        async def run() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("callback step failed")
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.close()
 
 
 def _window(r: CallbackRequest) -> list[float] | None:
