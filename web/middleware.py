@@ -53,7 +53,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 # only the pages that hold a call may ask for the camera and the microphone
-CALL_PAGES = frozenset({"/staff", "/j"})
+# the personal callback page (/r) checks the devices before a video callback rings
+CALL_PAGES = frozenset({"/staff", "/j", "/r"})
 # a team's drop-in entry (/t/<team>) checks camera and microphone before the customer
 # queues, so that the call later starts without a question from the browser
 DEVICE_CHECK_PREFIX = "/t/"

@@ -19,13 +19,15 @@ WEB = Path(__file__).parent
 STATIC = WEB / "static"
 SOCKET_IO_DIST = WEB / "node_modules" / "socket.io-client" / "dist"
 
-# path -> page file; the customer's token travels in the fragment (/j#<token>)
+# path -> page file; the customer's token travels in the fragment (/j#<token>), and so does
+# a callback request's (/r#<token>: the customer's personal page of their request)
 PAGES = {
     "/": "index.html",
     "/staff": "staff.html",
     "/supervisor": "supervisor.html",
     "/j": "customer.html",
     "/join": "join.html",
+    "/r": "callback.html",
 }
 # a team's entry page for customers without an appointment (/t/<team>; the page reads the
 # team from its own address); team ids as everywhere (`web.auth.TEAM`)

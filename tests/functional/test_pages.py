@@ -17,7 +17,7 @@ from web import pages
 from web.app import create_app
 
 Client = TestClient[web.Request, web.Application]
-PAGES = ["/", "/staff", "/supervisor", "/j", "/join", "/t/t1"]
+PAGES = ["/", "/staff", "/supervisor", "/j", "/join", "/t/t1", "/r"]
 SOCKET_IO = pages.SOCKET_IO_DIST / "socket.io.min.js"
 needs_npm = pytest.mark.skipif(
     not SOCKET_IO.is_file(), reason="run `npm install --prefix web` for the socket.io client"
@@ -109,7 +109,7 @@ async def test_page_is_html_in_german_without_inline_code(client: Client, path: 
     assert unlabelled == [], f"form fields without a <label for>: {unlabelled}"
 
 
-@pytest.mark.parametrize("path", ["/staff", "/supervisor", "/j", "/t/t1"])
+@pytest.mark.parametrize("path", ["/staff", "/supervisor", "/j", "/t/t1", "/r"])
 async def test_live_pages_announce_state_and_load_the_socket_client_first(
     client: Client, path: str
 ) -> None:

@@ -187,14 +187,15 @@ async def test_security_headers_on_every_page_and_devices_only_on_call_pages(
     plain = await make_broker()
     tls = await make_broker(public_url="https://video.jobcenter.example")
     async with aiohttp.ClientSession() as http:
-        for path in ("/", "/staff", "/j", "/join", "/supervisor", "/api/config", "/nope"):
+        for path in ("/", "/staff", "/j", "/r", "/join", "/supervisor", "/api/config",
+                     "/nope"):
             async with http.get(plain.url + path) as r:
                 h = r.headers
                 csp = h["Content-Security-Policy"]
                 assert "script-src 'self'" in csp and "unsafe-inline" not in csp, path
                 assert "frame-ancestors 'none'" in csp and h["X-Frame-Options"] == "DENY"
                 devices = "camera=(self), microphone=(self)"
-                assert (devices in h["Permissions-Policy"]) == (path in {"/staff", "/j"})
+                assert (devices in h["Permissions-Policy"]) == (path in {"/staff", "/j", "/r"})
                 assert "Strict-Transport-Security" not in h
             async with http.get(tls.url + path) as r:
                 assert r.headers["Strict-Transport-Security"].startswith("max-age=")

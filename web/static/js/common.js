@@ -179,3 +179,31 @@ export async function fetchJSON(method, path, { body, token } = {}) {
 export function postJSON(path, body, token) {
   return fetchJSON("POST", path, { body, token });
 }
+
+/** Copy `text`; false when neither the clipboard API nor the fallback worked. */
+export async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch (e) {
+    // not allowed (no focus, no permission): try the old way
+  }
+  const active = document.activeElement;
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.className = "offscreen";
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch (e) {
+    ok = false;
+  }
+  area.remove();
+  if (active && typeof active.focus === "function") active.focus();
+  return ok;
+}

@@ -7,20 +7,11 @@
 // Written for old phones too: no optional chaining, no `??`, no class fields in this file.
 
 import { $, connect, el, errorText, fetchJSON, refusal, request, show } from "./common.js";
-import {
-  LANGUAGES,
-  initialLanguage,
-  language,
-  locale,
-  onLanguageChange,
-  setLanguage,
-  t,
-} from "./i18n.js";
+import { language, locale, t } from "./i18n.js";
 import "./texts-customer.js";
-import { openDevices, put, rerender, say, stopTracks } from "./customerkit.js";
+import { chooseLanguage, openDevices, put, say, stopTracks } from "./customerkit.js";
 import { Call, isWebrtc } from "./rtc.js";
 
-const LANG_KEY = "cb.lang";
 const HANDOVER_KEY = "cb.handover"; // written by dropin.js: {token, mode}
 const NO_MEDIA = { webrtc: false, camera: false, microphone: false };
 const CAMERA = { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } };
@@ -66,11 +57,7 @@ function showError(err) {
 }
 
 function setupLanguage() {
-  const select = $("#lang");
-  onLanguageChange((lang) => {
-    select.value = lang;
-    show($("#lang-en"), lang !== "en");
-    rerender();
+  chooseLanguage((lang) => {
     if (current === "check") setLevel(level);
     // the counsellor's card shows the language: tell the broker while waiting
     if (joined && state === "waiting" && socket && socket.connected && joined.language !== lang) {
@@ -78,8 +65,6 @@ function setupLanguage() {
       request(socket, "join", joined);
     }
   });
-  setLanguage(initialLanguage(Object.keys(LANGUAGES), LANG_KEY));
-  select.addEventListener("change", () => setLanguage(select.value, LANG_KEY));
 }
 
 // ------------------------------------------------------------ page state

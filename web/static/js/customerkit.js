@@ -1,9 +1,13 @@
-// What the two customer pages share (customer.js for a session, dropin.js for a team's
-// queue): texts that follow the chosen language, and opening camera and microphone.
+// What the customer pages share (customer.js for a session, dropin.js for a team's queue,
+// callback.js for a callback request): texts that follow the chosen language, the language
+// choice itself, and opening camera and microphone.
 //
 // Written for old phones too: no optional chaining, no `??`, no class fields in this file.
 
-import { t } from "./i18n.js";
+import { LANGUAGES, initialLanguage, onLanguageChange, setLanguage, t } from "./i18n.js";
+
+// the customer pages share the choice: a call begun from the entry page starts in it too
+export const LANG_KEY = "cb.lang";
 
 // Elements whose text the page sets: rendered again when the language changes.
 const rendered = new Map();
@@ -27,6 +31,23 @@ export function say(node, key, vars) {
 /** The language changed: every text set with `put` or `say` in the new one. */
 export function rerender() {
   for (const [node, render] of rendered) node.textContent = render();
+}
+
+/**
+ * The header's language choice (`#lang`, with the "/ Language" hint `#lang-en`): start with
+ * `?lang=`, the stored choice, the browser's, else German; every text set with `put` or
+ * `say` follows, then `changed(lang)` does the page's own part.
+ */
+export function chooseLanguage(changed) {
+  const select = document.getElementById("lang");
+  onLanguageChange((lang) => {
+    select.value = lang;
+    document.getElementById("lang-en").hidden = lang === "en";
+    rerender();
+    if (changed) changed(lang);
+  });
+  setLanguage(initialLanguage(Object.keys(LANGUAGES), LANG_KEY));
+  select.addEventListener("change", () => setLanguage(select.value, LANG_KEY));
 }
 
 /** Why a device could not be opened: "denied", "busy" (in use elsewhere) or "none". */

@@ -6,11 +6,11 @@
 import { $, show } from "./common.js";
 import { t } from "./i18n.js";
 import { DROPIN_TOPICS, minSec, say, topicWord } from "./staffkit.js";
+import { Ringer } from "./ringer.js";
 
 const PRESENCE_KEY = "cb.dropin.presence"; // the counsellor's own choice, for this tab
 const ACCEPTED_KEY = "cb.dropin.accepted"; // sessions this tab took from the queue
 const KEEP_ACCEPTED = 20;
-const RING_EVERY_MS = 2600;
 const LATE_MS = 5000; // no word from the broker this long after expiry: stop ringing anyway
 const FRESH_SECONDS = 5; // younger tickets' pages are still opening (`present` is false)
 
@@ -28,116 +28,6 @@ function store(key, value) {
     sessionStorage.setItem(key, JSON.stringify(value));
   } catch {
     /* private mode: remembered for this page only */
-  }
-}
-
-/**
- * A calm, repeating two-note ring made with the Web Audio API (no audio file). It shares
- * the audio context of the waiting-room chime; browsers let it sound only after the person
- * used the page (choosing "verfügbar" is such a use). Muting the chime mutes the ring too.
- */
-class Ringer {
-  constructor(chime) {
-    this.chime = chime;
-    this.timer = null;
-    this.master = null;
-    this.oscillators = [];
-    this.started = 0; // oscillators started in this page (read by the browser tests)
-  }
-
-  get context() {
-    return this.chime.context;
-  }
-
-  /** Called from a click or key press: create or wake the audio context. */
-  unlock() {
-    const Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context) return;
-    if (!this.chime.context) {
-      try {
-        this.chime.context = new Context();
-      } catch {
-        return;
-      }
-    }
-    if (this.chime.context.state === "suspended") this.chime.context.resume().catch(() => {});
-  }
-
-  /** "playing", "muted" or "blocked" (no sound allowed yet). */
-  start() {
-    this.stop();
-    if (this.chime.muted) return "muted";
-    const ctx = this.context;
-    if (!ctx || ctx.state !== "running") return "blocked";
-    this.master = ctx.createGain();
-    this.master.gain.value = 1;
-    this.master.connect(ctx.destination);
-    this.burst();
-    this.timer = setInterval(() => this.burst(), RING_EVERY_MS);
-    return "playing";
-  }
-
-  burst() {
-    const ctx = this.context;
-    if (!ctx || !this.master) return;
-    const now = ctx.currentTime;
-    this.oscillators = this.oscillators.filter((o) => o.endsAt > now);
-    // two soft chords, a short pause between them
-    for (const at of [0, 0.45]) {
-      for (const [frequency, level] of [
-        [587.33, 0.16], // D5
-        [739.99, 0.11], // F#5
-      ]) {
-        const osc = ctx.createOscillator();
-        const gain = ctx.createGain();
-        osc.type = "sine";
-        osc.frequency.value = frequency;
-        gain.gain.setValueAtTime(0.0001, now + at);
-        gain.gain.exponentialRampToValueAtTime(level, now + at + 0.03);
-        gain.gain.setValueAtTime(level, now + at + 0.25);
-        gain.gain.exponentialRampToValueAtTime(0.0001, now + at + 0.38);
-        osc.connect(gain).connect(this.master);
-        osc.start(now + at);
-        osc.stop(now + at + 0.4);
-        this.oscillators.push({ osc, endsAt: now + at + 0.4 });
-        this.started += 1;
-      }
-    }
-  }
-
-  stop() {
-    clearInterval(this.timer);
-    this.timer = null;
-    for (const { osc } of this.oscillators) {
-      try {
-        osc.stop();
-      } catch {
-        /* already over */
-      }
-    }
-    this.oscillators = [];
-    if (this.master) {
-      try {
-        this.master.disconnect();
-      } catch {
-        /* already */
-      }
-      this.master = null;
-    }
-  }
-
-  get playing() {
-    return this.timer !== null;
-  }
-
-  get ready() {
-    return !!this.context && this.context.state === "running";
-  }
-
-  /** Run `then` once the context runs (resuming it needs a click or key press). */
-  whenReady(then) {
-    if (this.ready) then();
-    else if (this.context) this.context.resume().then(then, () => {});
   }
 }
 
@@ -394,8 +284,7 @@ export class DropinConsole {
       return;
     }
     const view = ack.session;
-    this.accepted.add(view.session);
-    store(ACCEPTED_KEY, [...this.accepted].slice(-KEEP_ACCEPTED));
+    this.expect(view.session);
     this.end("accepted", { topic: topicWord(offer.topic) });
     this.onAccepted(view);
   }
@@ -420,9 +309,17 @@ export class DropinConsole {
     return this.accepted.has(id);
   }
 
+  /** A session this tab began for a customer who is on their way (a callback by video):
+   * let them in when they arrive, as an accepted drop-in. */
+  expect(id) {
+    this.accepted.add(id);
+    store(ACCEPTED_KEY, [...this.accepted].slice(-KEEP_ACCEPTED));
+  }
+
   /**
    * Let in, at once, the customers of drop-ins this tab accepted (accepting was the
-   * counsellor's consent). Called with the live session views after every update.
+   * counsellor's consent), and of callbacks it began by video. Called with the live
+   * session views after every update.
    */
   admitWaiting(sessions) {
     for (const s of sessions) {

@@ -8,17 +8,27 @@
 // The ticket token is kept in localStorage (one per team) until the wait ends, so that a
 // reload or reopening the page resumes the same place instead of queueing twice.
 //
+// A callback instead of waiting: once a topic is chosen the page asks whether the team is
+// closed, has nobody for it, or a long wait (`overflow`), and says so; "Rückruf anfordern"
+// is always there. The request's form (phone or video, urgency, a preferred time) leads to
+// the customer's personal page of the request (/r#<token>, callback.js), whose link this
+// browser keeps until the request is settled.
+//
 // Written for old phones too: no optional chaining, no `??`, no class fields in this file.
 
 import { $, connect, errorText, fetchJSON, postJSON, refusal, request, show } from "./common.js";
-import { LANGUAGES, initialLanguage, language, locale, onLanguageChange, setLanguage, t } from "./i18n.js";
+import { LANGUAGES, language, locale, onLanguageChange, setLanguage, t } from "./i18n.js";
 import "./texts-customer.js";
-import { openDevices, put, rerender, say, stopTracks } from "./customerkit.js";
+import "./texts-callback.js";
+import { LANG_KEY, chooseLanguage, openDevices, put, say, stopTracks } from "./customerkit.js";
 
-const LANG_KEY = "cb.lang"; // shared with the customer pages: the call starts in it too
 const HANDOVER_KEY = "cb.handover"; // read once by customer.js
+const CALLBACK_KEY = "cb.callback."; // + team: the personal link of a request made here
+const FRESH_KEY = "cb.callback.fresh"; // read once by callback.js: "your callback is requested"
+const OVERFLOWS = ["closed", "nobody", "wait"];
+const WINDOW_NOTICE_MS = 30 * 60 * 1000; // a time of day ending sooner is not offered
 const TEAM_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const STEPS = ["choose", "consent", "check", "wait", "left"];
+const STEPS = ["choose", "consent", "check", "wait", "left", "callback"];
 const NO_MEDIA = { webrtc: false, camera: false, microphone: false };
 // screen readers hear the place when it has settled, then at most this often (but "you are
 // next" at once): a busy queue moves several times a second
@@ -35,15 +45,15 @@ const errorBox = $("#error");
 
 
 /** An error in words: the entry page's own text for the code if it has one. */
-function problemText(err) {
+function problemText(err, prefix) {
   const code = err && err.code;
-  const own = "dropin.error." + code;
+  const own = (prefix || "dropin.error.") + code;
   const text = t(own);
   return text !== own ? text : errorText(err);
 }
 
-function showError(node, err) {
-  put(node, err ? () => problemText(err) : null);
+function showError(node, err, prefix) {
+  put(node, err ? () => problemText(err, prefix) : null);
 }
 
 function number(n) {
@@ -151,7 +161,11 @@ function step(name) {
 
 function setBusy(value) {
   busy = value;
-  for (const id of ["#queue", "#leave", "#again", "#choose-next"]) $(id).disabled = value;
+  for (const id of ["#queue", "#leave", "#again", "#choose-next", "#wait-callback"]) {
+    $(id).disabled = value;
+  }
+  // not `disabled`: the focused button would drop the focus to the page
+  $("#callback-send").setAttribute("aria-disabled", String(value));
 }
 
 // ------------------------------------------------------------ language
@@ -163,17 +177,11 @@ function markChosen() {
 }
 
 function setupLanguage() {
-  const select = $("#lang");
-  onLanguageChange((lang) => {
-    select.value = lang;
-    show($("#lang-en"), lang !== "en");
+  chooseLanguage((lang) => {
     const radio = $("#language-" + lang);
     if (radio) radio.checked = true;
     markChosen();
-    rerender();
   });
-  setLanguage(initialLanguage(Object.keys(LANGUAGES), LANG_KEY));
-  select.addEventListener("change", () => setLanguage(select.value, LANG_KEY));
   for (const radio of document.querySelectorAll('input[name="language"]')) {
     radio.addEventListener("change", () => {
       if (radio.checked) setLanguage(radio.value, LANG_KEY);
@@ -223,6 +231,8 @@ async function loadOffer() {
     show(input.parentNode, offer.languages.indexOf(input.value) >= 0);
   }
   show($("#unstaffed"), !offer.staffed);
+  showKeptCallback();
+  renderOverflow();
   return true;
 }
 
@@ -241,21 +251,35 @@ for (const input of document.querySelectorAll(".choice input")) {
     if (input.name === "topic") {
       say($("#topic-error"), null);
       $("#topics").removeAttribute("aria-invalid");
+      renderOverflow();
+      askOverflow(input.value);
     }
+    if (input.name === "reach") renderReach();
   });
 }
 
-$("#choose-form").addEventListener("submit", (event) => {
-  event.preventDefault();
+/** The chosen topic, or null after saying that one is missing (and where). */
+function requireTopic() {
   const picked = document.querySelector('input[name="topic"]:checked');
-  if (!picked) {
-    say($("#topic-error"), "dropin.topic.missing");
-    $("#topics").setAttribute("aria-invalid", "true");
-    const first = document.querySelector('.choice:not([hidden]) input[name="topic"]');
-    if (first) first.focus();
+  if (picked) return picked.value;
+  say($("#topic-error"), "dropin.topic.missing");
+  $("#topics").setAttribute("aria-invalid", "true");
+  const first = document.querySelector('.choice:not([hidden]) input[name="topic"]');
+  if (first) first.focus();
+  return null;
+}
+
+$("#choose-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const picked = requireTopic();
+  if (!picked) return;
+  topic = picked;
+  const answer = await askOverflow(picked);
+  if (current !== "choose" || topic !== picked) return; // the customer moved on meanwhile
+  if (answer && answer.overflow === "closed") {
+    openCallback(); // nobody can wait now: the callback is the way
     return;
   }
-  topic = picked.value;
   if (consented && capabilities) {
     step("check"); // back from the check: the notice was read already
     runCheck();
@@ -381,6 +405,12 @@ async function queue(errorNode) {
   setBusy(false);
   say(status, null);
   if (!result.ok) {
+    if (result.error && result.error.code === "queue_closed") {
+      // closed since the topic was chosen: offer the callback instead
+      overflow = { key: topic + "|" + language(), overflow: "closed", estimate_seconds: null };
+      openCallback();
+      return;
+    }
     showError(errorNode, result.error);
     return;
   }
@@ -558,7 +588,8 @@ function answered(token) {
   location.replace("/j?lang=" + encodeURIComponent(language()) + "#" + token);
 }
 
-async function leave() {
+/** Out of the queue: the goodbye, or (`toCallback`) the callback's form. */
+async function leave(toCallback) {
   if (busy || !ticket) return;
   if (socket && socket.connected) {
     setBusy(true);
@@ -579,10 +610,293 @@ async function leave() {
   // without a connection the broker lets the place go once the page stays away (30 s)
   closeQueue();
   forgetTicket();
-  showLeft("left");
+  if (toCallback) {
+    quiet();
+    showError($("#wait-error"), null);
+    openCallback();
+  } else {
+    showLeft("left");
+  }
 }
 
-$("#leave").addEventListener("click", () => leave());
+$("#leave").addEventListener("click", () => leave(false));
+$("#wait-callback").addEventListener("click", () => leave(true));
+
+// ------------------------------------------------------------ overflow: better a callback?
+
+let overflow = null; // {key, overflow, estimate_seconds}: the last answer, for topic|language
+let asking = null; // {key, promise}: the question on its way
+
+function pickedTopic() {
+  const picked = document.querySelector('input[name="topic"]:checked');
+  return picked ? picked.value : null;
+}
+
+/** The last answer if it is about `chosen` in the page's language. */
+function overflowOf(chosen) {
+  return overflow && chosen && overflow.key === chosen + "|" + language() ? overflow : null;
+}
+
+/** Whether waiting is closed, has nobody for the topic, or takes long (null: unknown). */
+function askOverflow(chosen) {
+  const key = chosen + "|" + language();
+  if (overflowOf(chosen)) return Promise.resolve(overflow);
+  if (asking && asking.key === key) return asking.promise;
+  const path = "/api/dropin/" + encodeURIComponent(team) + "?topic=" + encodeURIComponent(chosen) +
+    "&language=" + encodeURIComponent(language());
+  const promise = fetchJSON("GET", path).then((result) => {
+    if (asking && asking.key === key) asking = null;
+    if (!result.ok) return null; // the queue will say so itself if it cannot be joined
+    const kind = OVERFLOWS.indexOf(result.data.overflow) >= 0 ? result.data.overflow : null;
+    const answer = { key, overflow: kind, estimate_seconds: result.data.estimate_seconds };
+    overflow = answer;
+    renderOverflow();
+    return answer;
+  });
+  asking = { key, promise };
+  return promise;
+}
+
+/** The choice step's word on waiting; when closed, only the callback is offered. */
+function renderOverflow() {
+  const o = overflowOf(pickedTopic());
+  // closed is known before any topic is chosen (the team's hours): said at once
+  const kind = o ? o.overflow : offer && offer.open === false ? "closed" : null;
+  const box = $("#overflow");
+  if (kind === "wait" && typeof o.estimate_seconds === "number") {
+    put(box, () => t("callback.offer.wait", { time: waitText(o.estimate_seconds) }));
+  } else {
+    say(box, kind ? "callback.offer." + (kind === "wait" ? "nobody" : kind) : null);
+  }
+  show($("#unstaffed"), !!offer && !offer.staffed && !kind);
+  const closed = kind === "closed";
+  show($("#choose-next"), !closed);
+  $("#choose-callback").classList.toggle("secondary", !closed);
+}
+
+onLanguageChange(() => {
+  if (!offer) return;
+  const chosen = pickedTopic();
+  if (chosen) askOverflow(chosen);
+  renderOverflow();
+});
+
+// ------------------------------------------------------------ a callback instead
+
+$("#choose-callback").addEventListener("click", () => {
+  const picked = requireTopic();
+  if (!picked) return;
+  topic = picked;
+  openCallback();
+});
+
+function checkedValue(name) {
+  const input = document.querySelector('input[name="' + name + '"]:checked');
+  return input ? input.value : null;
+}
+
+function openCallback() {
+  const o = overflowOf(topic);
+  say($("#callback-why"), o && o.overflow === "closed" ? "callback.offer.closed" : null);
+  put($("#callback-intro"), () => t("callback.form.intro", {
+    topic: t("topic." + topic),
+    language: (LANGUAGES[language()] || LANGUAGES.de).name,
+  }));
+  for (const id of ["#phone-error", "#cb-consent-error", "#callback-error"]) say($(id), null);
+  renderWindows();
+  renderReach();
+  markChosen();
+  step("callback");
+}
+
+function renderReach() {
+  const byPhone = checkedValue("reach") !== "video";
+  show($("#phone-field"), byPhone);
+  show($("#notice-phone"), byPhone);
+}
+
+/** The preferred times of day: today's (while not over) and the next working day's. */
+function windowsNow() {
+  const now = new Date();
+  const working = (d) => d.getDay() !== 0 && d.getDay() !== 6;
+  const next = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+  while (!working(next)) next.setDate(next.getDate() + 1);
+  const out = {};
+  for (const input of document.querySelectorAll('input[name="window"]')) {
+    if (!input.value) continue;
+    const parts = input.value.split(":").map(Number);
+    const day = parts[0] === 0 ? now : next;
+    const from = new Date(day.getFullYear(), day.getMonth(), day.getDate(), parts[1]);
+    const to = new Date(day.getFullYear(), day.getMonth(), day.getDate(), parts[2]);
+    if ((parts[0] === 0 && !working(now)) || to.getTime() - now.getTime() < WINDOW_NOTICE_MS) {
+      continue;
+    }
+    out[input.id] = { from: Math.max(from.getTime(), now.getTime()), to: to.getTime(), day,
+      part: parts[1] < 12 ? "morning" : "afternoon" };
+  }
+  return out;
+}
+
+function dayWord(day) {
+  const today = new Date();
+  const tomorrow = new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1);
+  if (day.toDateString() === today.toDateString()) return t("callback.day.today");
+  if (day.toDateString() === tomorrow.toDateString()) return t("callback.day.tomorrow");
+  const name = day.toLocaleDateString(locale(), { weekday: "long" });
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+function clockOf(ms) {
+  return new Date(ms).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
+}
+
+function renderWindows() {
+  const windows = windowsNow();
+  for (const input of document.querySelectorAll('input[name="window"]')) {
+    if (!input.value) continue;
+    const w = windows[input.id];
+    show(input.parentNode, !!w);
+    if (!w) {
+      if (input.checked) $("#window-none").checked = true;
+      continue;
+    }
+    // the whole hour the part begins with, even when today's has begun already
+    const start = new Date(w.day.getFullYear(), w.day.getMonth(), w.day.getDate(),
+      Number(input.value.split(":")[1])).getTime();
+    put(input.parentNode.querySelector("span"), () => t("callback.window.option", {
+      day: dayWord(w.day),
+      part: t("callback.window." + w.part),
+      from: clockOf(start),
+      to: clockOf(w.to),
+    }));
+  }
+}
+
+/** What is wrong with a phone number as typed (a text key), or null; as the broker checks. */
+function phoneProblem(raw) {
+  const text = raw.trim();
+  if (!text) return "callback.phone.missing";
+  const plus = text.charAt(0) === "+";
+  const rest = plus ? text.slice(1) : text;
+  let digits = rest.replace(/\D/g, "");
+  if (!plus && text.slice(0, 2) === "00") digits = digits.slice(2);
+  const international = plus || text.slice(0, 2) === "00";
+  if (!/^[0-9 ()/.-]+$/.test(rest) || (!international && digits.charAt(0) !== "0") ||
+      digits.length < 6 || digits.length > 17) {
+    return "callback.phone.invalid";
+  }
+  return null;
+}
+
+function invalid(node, errorNode, key) {
+  say(errorNode, key);
+  if (key) node.setAttribute("aria-invalid", "true");
+  else node.removeAttribute("aria-invalid");
+}
+
+$("#phone").addEventListener("input", () => {
+  if ($("#phone").getAttribute("aria-invalid") && !phoneProblem($("#phone").value)) {
+    invalid($("#phone"), $("#phone-error"), null);
+  }
+});
+$("#cb-consent").addEventListener("change", () => {
+  if ($("#cb-consent").checked) invalid($("#cb-consent"), $("#cb-consent-error"), null);
+});
+
+$("#callback-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (busy) return;
+  const reach = checkedValue("reach") === "video" ? "video" : "phone";
+  const body = {
+    team,
+    topic,
+    language: language(),
+    urgent: checkedValue("urgent") === "yes",
+    reach,
+    source: overflowOf(topic) && overflowOf(topic).overflow ? "overflow" : "entry",
+    consent: true,
+  };
+  const phone = $("#phone");
+  const problems = [];
+  if (reach === "phone") {
+    const problem = phoneProblem(phone.value);
+    invalid(phone, $("#phone-error"), problem);
+    if (problem) problems.push(phone);
+    else body.phone = phone.value.trim();
+  }
+  const consent = $("#cb-consent");
+  invalid(consent, $("#cb-consent-error"), consent.checked ? null : "callback.consent.missing");
+  if (!consent.checked) problems.push(consent);
+  if (problems.length) {
+    problems[0].focus();
+    return;
+  }
+  const chosen = checkedValue("window") ? windowsNow()[document.querySelector(
+    'input[name="window"]:checked').id] : null;
+  if (chosen) body.window = { from: chosen.from / 1000, to: chosen.to / 1000 };
+  showError($("#callback-error"), null);
+  setBusy(true);
+  say(status, "callback.sending");
+  const result = await postJSON("/api/callbacks", body);
+  setBusy(false);
+  say(status, null);
+  if (!result.ok) {
+    const err = result.error || {};
+    if (err.code === "bad_request" && /phone/.test(err.message || "")) {
+      invalid(phone, $("#phone-error"), "callback.phone.invalid");
+      phone.focus();
+    } else {
+      showError($("#callback-error"), err, "callback.error.");
+    }
+    return;
+  }
+  callbackMade(result.data);
+});
+
+$("#callback-back").addEventListener("click", () => chooseAgain());
+
+function personalPath(token) {
+  return "/r?lang=" + encodeURIComponent(language()) + "#" + token;
+}
+
+/** The request is made: on to its personal page (the link is kept until it is settled). */
+function callbackMade(data) {
+  try {
+    localStorage.setItem(CALLBACK_KEY + team, JSON.stringify({
+      token: data.token,
+      expires_at: data.expires_at,
+    }));
+    sessionStorage.setItem(FRESH_KEY, data.callback);
+  } catch (e) {
+    /* no storage: the personal page shows the link to keep all the same */
+  }
+  location.assign(personalPath(data.token));
+}
+
+/** A request made from this browser and not settled yet: its personal link. */
+function keptCallback() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(CALLBACK_KEY + team) || "null");
+    if (kept && typeof kept.token === "string" &&
+        !(typeof kept.expires_at === "number" && kept.expires_at * 1000 < Date.now())) {
+      return kept;
+    }
+    localStorage.removeItem(CALLBACK_KEY + team);
+  } catch (e) {
+    /* no storage */
+  }
+  return null;
+}
+
+function showKeptCallback() {
+  const kept = keptCallback();
+  show($("#kept-callback"), !!kept);
+  if (kept) $("#kept-link").href = personalPath(kept.token);
+}
+
+onLanguageChange(() => {
+  if (team) showKeptCallback(); // the link carries the language
+});
 
 // ------------------------------------------------------------ 5. out of the queue
 

@@ -36,6 +36,7 @@ import {
 } from "./staffkit.js";
 import { INVITATIONS } from "./texts-staff.js";
 import { DropinConsole } from "./dropin-console.js";
+import { CallbackWorklist } from "./callback-console.js";
 
 const QUALITY_SAMPLE_MS = 2000;
 const RESYNC_MS = 30000; // other tabs of the same counsellor learn of admissions this way
@@ -126,6 +127,27 @@ const dropin = new DropinConsole({
   },
 });
 
+// ------------------------------------------------------------ callback requests
+
+const callbacks = new CallbackWorklist({
+  token: () => token,
+  sessionOf: (id) => byId(id),
+  started: (view, reach) => {
+    // by video the customer comes through their personal page: let them in (the counsellor
+    // calling is the consent); by phone the counsellor says when the phone is connected
+    if (reach === "video") dropin.expect(view.session);
+    sessions = [...sessions.filter((s) => s.session !== view.session), view];
+    renderAll();
+    refresh();
+  },
+  phoneConnected: async (id) => {
+    clearError();
+    const ack = await request(socket, "phone_connected", { session: id });
+    if (!ack.ok) fail(ack.error);
+  },
+  fail,
+});
+
 // ------------------------------------------------------------ the call object
 
 const call = new Call({
@@ -213,6 +235,7 @@ function sessionRow(s) {
   ref.append(el("span", s.customer_ref, "ref"));
   if (s.customer && s.customer.name) ref.append(el("span", s.customer.name, "who"));
   if (s.kind === "drop-in") ref.append(el("span", t("staff.kind_dropin"), "kind small"));
+  if (s.kind === "callback") ref.append(el("span", t("staff.kind_callback"), "kind small"));
   if (s.access_code && !s.closed) {
     ref.append(el("span", t("staff.code", { code: formatCode(s.access_code) }), "muted small"));
   }
@@ -684,6 +707,10 @@ function focusCall() {
   title.scrollIntoView({ block: "start" });
 }
 
+// `channel` events of a session not on screen yet (a call begun by phone: its `channel`
+// follows `start` at once, before the start's sync has put the call on screen)
+const heardChannel = new Map();
+
 /** Put a running session on screen; `fresh` starts a new peer connection (after a reload). */
 function openCall(view, fresh) {
   const other = current && current.session !== view.session;
@@ -693,11 +720,13 @@ function openCall(view, fresh) {
     show($("#fallback-proposal"), false);
     resetQuality();
   }
+  const heard = heardChannel.get(view.session);
+  heardChannel.clear();
   current = {
     session: view.session,
     channel: view.channel,
-    segmentOpen: current && !other ? current.segmentOpen : false,
-    pin: view.access_code || (current && !other ? current.pin : ""),
+    segmentOpen: heard ? heard.segment_open : current && !other ? current.segmentOpen : false,
+    pin: view.access_code || (heard && heard.pin) || (current && !other ? current.pin : ""),
   };
   call.session = view.session;
   if (view.ice_servers) call.setIceServers(view.ice_servers);
@@ -817,6 +846,7 @@ function renderAll() {
   renderAlert();
   renderCall();
   dropin.render();
+  callbacks.render(); // a callback's call begun or ended changes what its entry offers
 }
 
 function start() {
@@ -858,7 +888,11 @@ function start() {
     renderAll();
     dropin.admitWaiting(sessions);
     loadClosed();
+    callbacks.refresh();
   });
+
+  // a team's callback list moved (a new request, a claim, a call's end): read it again
+  socket.on("callbacks_changed", () => callbacks.soon());
 
   socket.on("customer_waiting", async (card) => {
     await refresh(); // a drop-in this tab accepted is let in from there, without the chime
@@ -888,7 +922,10 @@ function start() {
   });
 
   socket.on("channel", (c) => {
-    if (!current || c.session !== current.session) return refresh();
+    if (!current || c.session !== current.session) {
+      heardChannel.set(c.session, c);
+      return refresh();
+    }
     current.channel = c.channel;
     current.segmentOpen = c.segment_open;
     if (c.pin) current.pin = c.pin;

@@ -1,6 +1,8 @@
 // Helpers shared by the two staff pages (/staff, /supervisor): language choice, times,
 // clipboard, the waiting-room chime, confirmations, keeping focus across re-renders.
 import { request, staffToken, fetchJSON } from "./common.js";
+
+export { copyText } from "./common.js";
 import { LANGUAGES, language, locale, setLanguage, t } from "./i18n.js";
 import "./texts-staff.js";
 
@@ -114,34 +116,6 @@ export function localMidnightIso(date = new Date()) {
     `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T00:00:00` +
     `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`
   );
-}
-
-/** Copy `text`; false when neither the clipboard API nor the fallback worked. */
-export async function copyText(text) {
-  try {
-    if (navigator.clipboard && window.isSecureContext) {
-      await navigator.clipboard.writeText(text);
-      return true;
-    }
-  } catch {
-    // not allowed (no focus, no permission): try the old way
-  }
-  const active = document.activeElement;
-  const area = document.createElement("textarea");
-  area.value = text;
-  area.setAttribute("readonly", "");
-  area.className = "offscreen";
-  document.body.append(area);
-  area.select();
-  let ok = false;
-  try {
-    ok = document.execCommand("copy");
-  } catch {
-    ok = false;
-  }
-  area.remove();
-  if (active && typeof active.focus === "function") active.focus();
-  return ok;
 }
 
 /** Authorised JSON request to the broker's REST API: `{ok, data}` or `{ok: false, error}`. */
@@ -272,20 +246,20 @@ export function confirmDialog(dialog, { message, yes, no }) {
 
 /**
  * Re-render `container` without losing the keyboard focus: a focused control marked with
- * `data-session` and `data-action` is focused again in the new content.
+ * `data-<key>` (a session by default) and `data-action` is focused again in the new content.
  */
-export function keepFocus(container, render) {
+export function keepFocus(container, render, key = "session") {
   const active = document.activeElement;
-  let session = null;
+  let id = null;
   let action = null;
   if (active && container.contains(active)) {
-    session = active.dataset.session || null;
+    id = active.dataset[key] || null;
     action = active.dataset.action || null;
   }
   render();
-  if (session && action && !container.contains(document.activeElement)) {
+  if (id && action && !container.contains(document.activeElement)) {
     const again = container.querySelector(
-      `[data-session="${CSS.escape(session)}"][data-action="${CSS.escape(action)}"]`,
+      `[data-${key}="${CSS.escape(id)}"][data-action="${CSS.escape(action)}"]`,
     );
     if (again) again.focus();
   }

@@ -44,6 +44,8 @@ const teams = new Map();
 let snapshotAt = null;
 let lastSummary = "";
 let lastDropinSummary = "";
+let lastCallbackSummary = "";
+let callbacksSeen = false; // once a team had callback figures, the section stays
 
 
 function fail(err) {
@@ -143,6 +145,7 @@ function render() {
   $("#as-of").textContent =
     snapshotAt === null ? "–" : new Date(snapshotAt * 1000).toLocaleTimeString(locale());
   renderDropin(sorted, now);
+  renderCallbacks(sorted);
   return oldest;
 }
 
@@ -215,7 +218,7 @@ const GROUPS = { queue: "sup.dropin_group_queue", staff: "sup.dropin_group_staff
  * Keep `tbody`'s rows in step with `items` ({key, heads: [row header texts], values}) and
  * change only the cells whose text changed, so a screen reader user keeps their place.
  */
-function syncRows(tbody, items, fields) {
+function syncRows(tbody, items, fields, marked = "waiting") {
   const keep = new Set(items.map((item) => item.key));
   for (const tr of [...tbody.children]) if (!keep.has(tr.dataset.key)) tr.remove();
   items.forEach((item, index) => {
@@ -246,7 +249,8 @@ function syncRows(tbody, items, fields) {
       if (td.textContent !== value) td.textContent = value;
       td.dataset.label = group ? `${t(GROUPS[group])}: ${t(key)}` : t(key);
     }
-    tr.querySelector('[data-field="waiting"]').classList.toggle("busy-cell", item.values.waiting > 0);
+    const mark = tr.querySelector(`[data-field="${marked}"]`);
+    if (mark) mark.classList.toggle("busy-cell", item.values[marked] > 0);
   });
 }
 
@@ -290,6 +294,63 @@ function renderDropin(sorted, now) {
   if (summary !== lastDropinSummary) {
     $("#dropin-summary").textContent = summary; // only changes are announced
     lastDropinSummary = summary;
+  }
+}
+
+// ------------------------------------------------------------ callback requests (issue 9)
+
+const CALLBACK_FIELDS = {
+  open: [null, "sup.cb_col_open"],
+  claimed: [null, "sup.cb_col_claimed"],
+  due_today: [null, "sup.cb_col_due_today"],
+  overdue: [null, "sup.cb_col_overdue"],
+};
+const CALLBACK_TOPIC_FIELDS = { open: [null, "sup.cb_col_open"] };
+
+/** Per team: open, being handled, due today and overdue; open ones per topic beside. */
+function renderCallbacks(sorted) {
+  const withCallbacks = sorted.filter((team) => teams.get(team).figures.callbacks);
+  callbacksSeen = callbacksSeen || withCallbacks.length > 0;
+  show($("#callback-load"), callbacksSeen);
+  const rows = [];
+  const topics = [];
+  let open = 0;
+  let overdue = 0;
+  for (const team of withCallbacks) {
+    const c = teams.get(team).figures.callbacks;
+    const values = Object.fromEntries(Object.keys(CALLBACK_FIELDS).map((f) => [f, n(c[f])]));
+    if (!values.open) continue;
+    open += values.open;
+    overdue += values.overdue;
+    rows.push({ key: team, heads: [team], values, data: { team } });
+    const byTopic = c.topics || {};
+    for (const topic of Object.keys(byTopic).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
+      if (!n(byTopic[topic])) continue;
+      topics.push({
+        key: `${team}|${topic}`,
+        heads: [team, topicWord(topic)],
+        values: { open: n(byTopic[topic]) },
+        data: { team, topic },
+      });
+    }
+  }
+  syncRows($("#callback-rows"), rows, CALLBACK_FIELDS, "overdue");
+  syncRows($("#callback-topic-rows"), topics, CALLBACK_TOPIC_FIELDS, "none");
+  show($("#callback-wrap"), rows.length > 0);
+  show($("#callback-empty"), rows.length === 0);
+  show($("#callback-topics-title"), topics.length > 0);
+  show($("#callback-topics-wrap"), topics.length > 0);
+  if (!callbacksSeen) return;
+  let summary =
+    open === 0
+      ? t("sup.cb_summary_none")
+      : open === 1
+        ? t("sup.cb_summary_one")
+        : t("sup.cb_summary_many", { count: open });
+  if (overdue) summary += ` ${t("sup.cb_summary_overdue", { count: overdue })}`;
+  if (summary !== lastCallbackSummary) {
+    $("#callback-summary").textContent = summary; // only changes are announced
+    lastCallbackSummary = summary;
   }
 }
 
@@ -479,6 +540,7 @@ onLanguageChange(() => {
   resay();
   lastSummary = "";
   lastDropinSummary = "";
+  lastCallbackSummary = "";
   render();
   renderChart();
   if (reports) reports.rerender();
