@@ -25,15 +25,17 @@ import multiprocessing
 import os
 import random
 import statistics
+import tempfile
 import time
 from itertools import product
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import aiohttp
 import socketio
 
 from bench.process import SECRET, broker_process
-from bench.scaleout import cpu_seconds, pct
+from bench.scaleout import cpu_seconds, pct, running_redis
 from broker.credentials import TokenIssuer
 from broker.routing import TOPICS, Dispatcher, Offered, Presence, Ticket, TicketId
 from broker.types import Role, StaffId, TeamId
@@ -150,9 +152,11 @@ def load_process(conn: Connection, url: str, tokens: list[str], seconds: float,
         runner.run(main())
 
 
-async def part_two(waiting: int, counsellors: int, seconds: float, pause: float) -> None:
-    print(f"\n2. through the broker: {waiting:,} waiting in 20 queues, {counsellors} "
-          f"counsellors cycling available -> offer -> away, {seconds:.0f} s")
+async def part_two(waiting: int, counsellors: int, seconds: float, pause: float,
+                   redis_url: str = "") -> None:
+    print(f"\n2. through the broker{' (routing state in Redis)' if redis_url else ''}: "
+          f"{waiting:,} waiting in 20 queues, {counsellors} counsellors cycling available "
+          f"-> offer -> away, {seconds:.0f} s")
     issuer = TokenIssuer(SECRET.encode(), "counselling-broker")
     now = time.time()
     tokens = [issuer.staff_token(StaffId(f"c{i}"), frozenset({Role.COUNSELLOR}),
@@ -165,6 +169,8 @@ async def part_two(waiting: int, counsellors: int, seconds: float, pause: float)
                 "CB_DROPIN_OFFER_SECONDS": "3600", "CB_DROPIN_TOPICS": ",".join(TOPICS),
                 "CB_GRACE_SECONDS": "3600",  # tickets without a page stay (no pages here)
                 "CB_DROPIN_HOURS": "always"}  # whatever hour the benchmark runs
+    if redis_url:  # the several-process mode, here with one process
+        settings["CB_REDIS_URL"] = redis_url
     async with broker_process(settings) as (url, pid), aiohttp.ClientSession() as http:
         auth = {"Authorization": f"Bearer {admin}"}
         for i in range(counsellors):
@@ -213,11 +219,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--pause", type=float, default=1.0,
                         help="mean seconds a counsellor stays away between cycles")
+    parser.add_argument("--redis", action="store_true",
+                        help="also route with the state shared in Redis (a throwaway server)")
     args = parser.parse_args()
     sizes = [100, 1_000, 10_000] if args.quick else [100, 1_000, 10_000, 100_000]
     worst = part_one(sizes)
-    asyncio.run(part_two(2_000, 100 if args.quick else 500,
-                         5.0 if args.quick else args.seconds, args.pause))
+    counsellors, seconds = (100, 5.0) if args.quick else (500, args.seconds)
+    asyncio.run(part_two(2_000, counsellors, seconds, args.pause))
+    if args.redis:
+        with tempfile.TemporaryDirectory() as tmp, running_redis(Path(tmp)) as (url, _):
+            asyncio.run(part_two(2_000, counsellors, seconds, args.pause, url))
     print(f"decision cost at {sizes[-1]:,} waiting / at 100: {worst:.2f}")
 
 
