@@ -176,9 +176,10 @@ class DropInService:
         }, separators=(",", ":"))
 
     async def _read(self) -> None:
-        version, text = await self.sessions.store.routing_state()
-        if version == self._shared_version:
-            return
+        store = self.sessions.store
+        if (await store.routing_version())[0] == self._shared_version:
+            return  # ours is the newest: the state itself need not travel
+        version, text = await store.routing_state()
         self._shared_version, self._saved = version, text or ""
         state = json.loads(text) if text else {
             "dispatcher": Dispatcher().to_state(), "waiting": {}, "answered": {}, "left": {},
