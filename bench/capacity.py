@@ -48,7 +48,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.process import SECRET
+from bench.process import SECRET, runner
 from bench.scaleout import broker_env, cpu_seconds, machine_jiffies, running_brokers
 from bench.wire import (
     SioSocket,
@@ -57,7 +57,6 @@ from bench.wire import (
     open_files,
     py_spy,
     raise_open_files,
-    runner,
     running_bare,
     status_kib,
     stop_process,

@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 import socketio
 
-from bench.process import SECRET, broker_process
+from bench.process import SECRET, broker_process, runner
 from bench.scaleout import cpu_seconds, pct
 from broker.credentials import TokenIssuer
 from broker.types import Role, StaffId, TeamId
@@ -81,14 +81,8 @@ def setup_process(conn: Connection, url: str, sessions: int, per_counsellor: int
         for client in customers + counsellors:
             await client.disconnect()
 
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
-    with runner:
-        runner.run(main())
+    with runner() as r:
+        r.run(main())
 
 
 async def events(url: str, pid: int, count: int, rate: float, watch: bool

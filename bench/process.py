@@ -45,3 +45,12 @@ async def broker_process(settings: dict[str, str]) -> AsyncIterator[tuple[str, i
         finally:
             proc.terminate()
             await proc.wait()
+
+
+def runner() -> asyncio.Runner:
+    """An event loop as the broker runs it (uvloop), for load processes too."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)

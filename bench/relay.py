@@ -56,7 +56,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.process import SECRET
+from bench.process import SECRET, runner
 from bench.scaleout import (
     broker_env,
     cpu_seconds,
@@ -74,7 +74,6 @@ from bench.wire import (
     peerjs_missing,
     py_spy,
     receive,
-    runner,
     running_bare,
     running_peerjs,
     status_kib,

@@ -34,7 +34,7 @@ from pathlib import Path
 import aiohttp
 import socketio
 
-from bench.process import SECRET, broker_process
+from bench.process import SECRET, broker_process, runner
 from bench.scaleout import cpu_seconds, pct, running_redis
 from broker.credentials import TokenIssuer
 from broker.routing import TOPICS, Dispatcher, Offered, Presence, Ticket, TicketId
@@ -142,14 +142,8 @@ def load_process(conn: Connection, url: str, tokens: list[str], seconds: float,
         for c in clients:
             await c.disconnect()
 
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        runner = asyncio.Runner()
-    with runner:
-        runner.run(main())
+    with runner() as r:
+        r.run(main())
 
 
 async def part_two(waiting: int, counsellors: int, seconds: float, pause: float,

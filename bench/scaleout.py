@@ -55,7 +55,7 @@ from urllib.parse import quote
 import aiohttp
 import socketio
 
-from bench.process import SECRET
+from bench.process import SECRET, runner
 from broker.credentials import TokenIssuer
 from broker.types import Role, StaffId, TeamId
 
@@ -521,17 +521,8 @@ def worker(conn: Connection, urls: list[str], numbers: list[int]) -> None:
         await load.close()
         conn.send(("result", result))
 
-    runner = _runner()
-    with runner:
-        runner.run(main())
-
-
-def _runner() -> asyncio.Runner:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
-        return asyncio.Runner()
-    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    with runner() as r:
+        r.run(main())
 
 
 # ------------------------------------------------------------------ one layout, measured
