@@ -146,9 +146,14 @@ class DropInService:
     @asynccontextmanager
     async def _held(self, write: bool = True) -> AsyncIterator[None]:
         """Hold the routing state: this process's lock, and with several processes the
-        shared one, with the state read first and (if it changed) written back after."""
+        shared one, with the state read first and (if it changed) written back after.
+        `write=False`: only to look at it (no shared lock, nothing written)."""
         async with self._lock:
             if not self.shared:
+                yield
+                return
+            if not write:  # a look: the newest state, without keeping other processes out
+                await self._read()
                 yield
                 return
             async with self.sessions.store.lock(ROUTING):
@@ -158,8 +163,7 @@ class DropInService:
                 except BaseException:
                     self._shared_version = -1  # half-done: read it again next time
                     raise
-                if write:
-                    await self._write()
+                await self._write()
 
     def _state_text(self) -> str:
         """The shared state as text; empty when there is nothing at all to keep (nobody
@@ -209,8 +213,7 @@ class DropInService:
             try:
                 version, due = await self.sessions.store.routing_version()
                 if version != self._shared_version:
-                    async with self._lock:
-                        await self._read()
+                    async with self._held(write=False):
                         if not started:
                             self._orphans_leave()
                     if self.on_change is not None:
