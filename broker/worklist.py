@@ -168,9 +168,12 @@ class Worklist:
     async def claim(self, who: StaffPrincipal, callback_id: str) -> dict[str, Any]:
         self._counsellor(who)
         now = self.now()
-        await self._may_serve(who, callback_id)
-        r = await self.contacts.change_callback(
-            callback_id, partial(cb.claim, staff=who.staff_id, now=now, p=self.policy))
+
+        def claim(r: CallbackRequest) -> cb.Change:
+            _may_serve(who, r)  # checked on the row the claim is made on
+            return cb.claim(r, who.staff_id, now, self.policy)
+
+        r = await self.contacts.change_callback(callback_id, claim)
         log.info("callback %s claimed", r.id)
         await self._told_customer(r)
         await self._moved(r.team)
@@ -272,7 +275,7 @@ class Worklist:
 
     async def attempts(self, who: StaffPrincipal, callback_id: str) -> list[dict[str, Any]]:
         self._counsellor(who)
-        await self._may_serve(who, callback_id)
+        _may_serve(who, await self._get(callback_id))
         return [{"at": a.at, "outcome": str(a.outcome)}
                 for a in await self.contacts.callback_attempts(callback_id)]
 
@@ -327,11 +330,6 @@ class Worklist:
             raise NotFound("callback request")
         return r
 
-    async def _may_serve(self, who: StaffPrincipal, callback_id: str) -> None:
-        r = await self._get(callback_id)
-        if r.team not in who.teams and not who.has(Role.ADMIN):
-            raise AccessDenied(ErrorCode.FORBIDDEN, "not a member of that team")
-
     def _counsellor(self, who: StaffPrincipal) -> None:
         if not who.has(Role.COUNSELLOR):
             raise AccessDenied(ErrorCode.FORBIDDEN, "only counsellors call customers back")
@@ -365,6 +363,11 @@ class Worklist:
 
     async def close(self) -> None:
         self._background.close()
+
+
+def _may_serve(who: StaffPrincipal, r: CallbackRequest) -> None:
+    if r.team not in who.teams and not who.has(Role.ADMIN):
+        raise AccessDenied(ErrorCode.FORBIDDEN, "not a member of that team")
 
 
 def _window(r: CallbackRequest) -> list[float] | None:
