@@ -292,6 +292,9 @@ async def test_a_phone_callback_is_dialled_from_the_console(make_broker: MakeBro
     await console.click(f"{video} [data-action='claim']")
     await console.click(f"{video} [data-action='start']")
     assert (await personal.next("callback_ringing"))["session"]
+    # the card as it is once the call started (before, the claimed card had every outcome)
+    await until(lambda: _gone(console, f"{video} [data-action='start']"),
+                what="the card of a started call")
     await visible(console, f"{video} [data-action='not_reached']")
     assert await console.locator(f"{video} [data-action='reached']").count() == 0
     assert await console.locator(f"{video} [data-action='wrong_number']").count() == 0
